@@ -1,0 +1,1 @@
+"""Identity and access: users, roles, passwords, tokens, API keys and rate limits."""

@@ -1,0 +1,25 @@
+from dataclasses import dataclass
+from uuid import UUID
+
+from bazaar.auth.roles import Role, Scope
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. An API key acts as its owner (same user_id and role), within its scope."""
+
+    user_id: UUID
+    role: Role
+    api_key_id: UUID | None = None
+    scope: str | None = None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.ADMIN, Role.OFFICER)
+
+    def may_write(self) -> bool:
+        return self.api_key_id is None or self.scope == Scope.WRITE
