@@ -1,0 +1,104 @@
+"""The WebSocket protocol as typed messages.
+
+Server -> client notifications carry `channel`, `offset` and `epoch` so a client can resume
+where it left off; control messages (`heartbeat`, `error`, `subscribed`, `recovered`) carry
+no offset because they are never replayed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+
+class NotificationType(StrEnum):
+    LOAN_STATUS_CHANGE = "loan_status_change"
+    NEW_APPLICATION = "new_application"
+    PAYMENT_RECEIVED = "payment_received"
+    SYNC_STATUS = "sync_status"
+    COMMENT_ADDED = "comment_added"
+    INVENTORY_UPDATE = "inventory_update"
+    SYSTEM_MAINTENANCE = "system_maintenance"
+    USER_ONLINE = "user_online"
+    USER_OFFLINE = "user_offline"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Notification(_Message):
+    type: NotificationType
+    channel: str
+    offset: int
+    epoch: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class ChannelPosition(_Message):
+    offset: int
+    epoch: str
+
+
+class Heartbeat(_Message):
+    type: Literal["heartbeat"] = "heartbeat"
+    timestamp: datetime
+
+
+class ErrorMessage(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+class Subscribed(_Message):
+    type: Literal["subscribed"] = "subscribed"
+    notification_types: list[NotificationType]
+    channels: dict[str, ChannelPosition]
+
+
+class Recovered(_Message):
+    """Answer to `resume`: `recovered` is false when any channel's missed messages are gone."""
+
+    type: Literal["recovered"] = "recovered"
+    recovered: bool
+    channels: dict[str, ChannelPosition]
+
+
+class Subscribe(_Message):
+    type: Literal["subscribe"]
+    notification_types: list[NotificationType] = Field(min_length=1)
+
+
+class Unsubscribe(_Message):
+    type: Literal["unsubscribe"]
+    notification_types: list[NotificationType] = Field(min_length=1)
+
+
+class Pong(_Message):
+    type: Literal["pong"]
+
+
+class Resume(_Message):
+    """`epoch` is one string for every channel in `since`, or a map per channel."""
+
+    type: Literal["resume"]
+    since: dict[str, Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=64)
+    epoch: str | dict[str, str]
+
+    @model_validator(mode="after")
+    def _epoch_for_every_channel(self) -> Resume:
+        if isinstance(self.epoch, dict) and not set(self.since) <= set(self.epoch):
+            raise ValueError("epoch must name every channel in since")
+        return self
+
+    def epoch_of(self, channel: str) -> str:
+        return self.epoch if isinstance(self.epoch, str) else self.epoch[channel]
+
+
+ClientMessage = Annotated[Subscribe | Unsubscribe | Pong | Resume, Field(discriminator="type")]
+client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
