@@ -1,0 +1,9 @@
+"""Every domain router under /api/v1: the whole API on one screen."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bazaar.errors import error_responses
+
+api_router = APIRouter(prefix="/api/v1", responses=error_responses())

@@ -1,0 +1,209 @@
+"""One error format for the whole API.
+
+    AppError                      500 internal_error
+    ├── InvalidInputError         422 invalid_input
+    ├── UnauthorizedError         401 unauthorized
+    ├── ForbiddenError            403 forbidden
+    ├── NotFoundError             404 not_found
+    ├── ConflictError             409 conflict
+    ├── PayloadTooLargeError      413 payload_too_large
+    └── RateLimitedError          429 rate_limited (sets Retry-After)
+
+Domains subclass these with their own `code`. Every error leaves as
+`{"error": {"code", "message", "details"}, "request_id"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bazaar.observability.requests import current_request_id
+
+log = structlog.get_logger(__name__)
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "internal_error"
+    status_code: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidInputError(AppError):
+    code = "invalid_input"
+    status_code = 422
+    default_message = "The request is not valid"
+
+
+class UnauthorizedError(AppError):
+    code = "unauthorized"
+    status_code = 401
+    default_message = "Authentication required"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class ForbiddenError(AppError):
+    code = "forbidden"
+    status_code = 403
+    default_message = "Not allowed"
+
+
+class NotFoundError(AppError):
+    code = "not_found"
+    status_code = 404
+    default_message = "Not found"
+
+
+class ConflictError(AppError):
+    code = "conflict"
+    status_code = 409
+    default_message = "The request conflicts with the current state"
+
+
+class PayloadTooLargeError(AppError):
+    code = "payload_too_large"
+    status_code = 413
+    default_message = "Request body too large"
+
+
+class RateLimitedError(AppError):
+    code = "rate_limited"
+    status_code = 429
+    default_message = "Too many requests"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int, details: dict[str, Any] | None = None
+    ):
+        super().__init__(message, details={"retry_after": retry_after, **(details or {})})
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["loan_not_found"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    request_id: str | None = None
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "error": {"code": code, "message": message, "details": jsonable_encoder(details or {})},
+        "request_id": current_request_id(),
+    }
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    response_headers: dict[str, str] = dict(headers or {})
+    if request_id := current_request_id():
+        response_headers["X-Request-ID"] = request_id
+    return JSONResponse(
+        error_body(code, message, details), status_code=status_code, headers=response_headers
+    )
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status it can answer with, described by its codes."""
+    by_status: dict[int, list[str]] = {}
+    all_errors: tuple[type[AppError], ...] = (InvalidInputError, *errors)
+    for error in all_errors:
+        by_status.setdefault(error.status_code, []).append(error.code)
+    return {
+        status: {"model": ErrorBody, "description": "Error codes: " + ", ".join(sorted(set(codes)))}
+        for status, codes in by_status.items()
+    }
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    if exc.status_code >= 500:
+        log.error("app_error", code=exc.code, exc_info=exc)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers())
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {
+            "loc": [str(part) for part in error["loc"]],
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors()
+    ]
+    return error_response(422, "validation_error", "Request validation failed", {"fields": fields})
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign-key violation that a service did not anticipate: usually two
+    # requests racing for the same row. The transaction is already rolled back.
+    log.warning("integrity_error", error=str(exc.__cause__ or exc))
+    return error_response(409, "conflict", "The change conflicts with existing data")
+
+
+async def _stale_data(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, "version_conflict", "The record was changed by someone else")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_exception", exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(Exception, _unexpected)

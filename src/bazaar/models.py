@@ -1,0 +1,6 @@
+"""Imports every domain's models so Alembic and the mappers see the whole schema."""
+
+from bazaar.db import Base
+from bazaar.leader import LeaderLease
+
+__all__ = ["Base", "LeaderLease"]

@@ -1,0 +1,123 @@
+"""The storage backends every storage test runs on: SQLite, and PostgreSQL with Redis.
+
+`BAZAAR_TEST_BACKENDS` picks them (default both). PostgreSQL and Redis are skipped with the
+reason when unreachable, except under `CI=true`, where their absence fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bazaar.config import Settings
+from bazaar.db import Database
+from bazaar.migrate import upgrade
+from bazaar.models import Base
+
+POSTGRES_URL = os.environ.get(
+    "BAZAAR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("BAZAAR_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+SELECTED = [b.strip() for b in os.environ.get("BAZAAR_TEST_BACKENDS", "sqlite,postgres").split(",")]
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+
+    def settings(self, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "environment": "test",
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "scheduler_enabled": False,
+            "log_level": "WARNING",
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI expects this backend: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+async def _postgres_database() -> AsyncIterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    url = make_url(POSTGRES_URL)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"bazaar_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = await asyncio.wait_for(asyncpg.connect(dsn), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        unavailable(f"PostgreSQL unreachable at {url.host}:{url.port}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _redis_database() -> str:
+    # A random logical database keeps concurrent local runs from flushing each other's keys.
+    url = f"{REDIS_URL.rstrip('/')}/{secrets.randbelow(15) + 1}"
+    client = Redis.from_url(url)
+    try:
+        await asyncio.wait_for(client.ping(), timeout=5)
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        unavailable(f"Redis unreachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return url
+
+
+async def open_backend(name: str, tmp: Path) -> AsyncIterator[Backend]:
+    if name not in SELECTED:
+        pytest.skip(f"{name} not in BAZAAR_TEST_BACKENDS={','.join(SELECTED)}")
+    if name == "sqlite":
+        backend = Backend("sqlite", f"sqlite+aiosqlite:///{tmp / 'bazaar.db'}", None)
+        await _migrate(backend)
+        yield backend
+        return
+    redis_url = await _redis_database()
+    async for database_url in _postgres_database():
+        backend = Backend("postgres", database_url, redis_url)
+        await _migrate(backend)
+        yield backend
+
+
+async def _migrate(backend: Backend) -> None:
+    db = Database.from_settings(backend.settings())
+    try:
+        await upgrade(db.engine)
+    finally:
+        await db.dispose()
+
+
+async def empty(backend: Backend, db: Database) -> None:
+    """Leave every table empty (and Redis flushed) for the next test."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if backend.name == "postgres":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
+    if backend.redis_url is not None:
+        client = Redis.from_url(backend.redis_url)
+        await client.flushdb()
+        await client.aclose()

@@ -1,0 +1,145 @@
+"""Every failure leaves in one body shape with the request id, at the right status."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from bazaar.errors import ConflictError, RateLimitedError, error_responses
+
+
+class Widget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    count: int = Field(ge=0)
+
+
+class WidgetJammed(ConflictError):
+    code = "widget_jammed"
+
+
+@pytest.fixture
+def app_with_routes(app: FastAPI) -> FastAPI:
+    @app.post("/widgets", responses=error_responses(WidgetJammed))
+    async def create_widget(widget: Widget) -> Widget:
+        return widget
+
+    @app.post("/jammed")
+    async def jammed() -> None:
+        raise WidgetJammed("stuck", details={"allowed": ["unjam"]})
+
+    @app.get("/slow-down")
+    async def slow_down() -> None:
+        raise RateLimitedError(retry_after=7)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body  # type: ignore[no-any-return]
+
+
+async def test_unknown_route_is_404_in_error_body(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/nope"), 404, "not_found")
+
+
+async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
+    assert_error(await client.delete("/health"), 405, "method_not_allowed")
+
+
+async def test_validation_error_names_the_fields(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post("/widgets", json={"name": "", "count": -1, "colour": "red"})
+    body = assert_error(response, 422, "validation_error")
+    locs = {tuple(f["loc"]) for f in body["error"]["details"]["fields"]}  # type: ignore[index]
+    assert {("body", "name"), ("body", "count"), ("body", "colour")} <= locs
+
+
+async def test_malformed_json_is_422_not_500(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/widgets", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "validation_error")
+
+
+async def test_app_error_carries_code_and_details(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    body = assert_error(await client.post("/jammed"), 409, "widget_jammed")
+    assert body["error"] == {  # type: ignore[comparison-overlap]
+        "code": "widget_jammed",
+        "message": "stuck",
+        "details": {"allowed": ["unjam"]},
+    }
+
+
+async def test_rate_limited_sets_retry_after(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    response = await client.get("/slow-down")
+    assert_error(response, 429, "rate_limited")
+    assert response.headers["Retry-After"] == "7"
+
+
+async def test_unexpected_exception_is_500_without_internals(app_with_routes: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app_with_routes, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/boom", headers={"X-Request-ID": "trace-me-123"})
+    body = assert_error(response, 500, "internal_error")
+    assert body["request_id"] == "trace-me-123"
+    assert "secret" not in response.text
+
+
+async def test_declared_oversized_body_is_413_before_reading(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    big = b"x" * (1_048_576 + 1)
+    response = await client.post(
+        "/widgets", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+async def test_streamed_oversized_body_is_413(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 65_536
+
+    response = await client.post(
+        "/widgets", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+async def test_sane_request_id_is_echoed_and_insane_one_replaced(
+    client: httpx.AsyncClient,
+) -> None:
+    kept = await client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["X-Request-ID"] == "abc-123"
+    replaced = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert replaced.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(replaced.headers["X-Request-ID"]) == 32
+
+
+async def test_error_responses_documented_in_openapi(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/widgets"]["post"]["responses"]
+    assert "widget_jammed" in responses["409"]["description"]
+    assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
