@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from realtime_support import BrokerFactory
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from tests.realtime.realtime_support import BrokerFactory
 
 from bazaar.realtime.presence import MemoryPresence, Presence, RedisPresence
 

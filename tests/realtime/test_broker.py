@@ -3,8 +3,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from realtime_support import BrokerFactory
 from redis.asyncio import Redis
+from tests.realtime.realtime_support import BrokerFactory
 
 from bazaar.realtime.broker import Broker, Publication
 
