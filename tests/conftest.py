@@ -90,6 +90,12 @@ class LiveServer:
 
 
 @pytest.fixture
+def schemathesis_headers() -> dict[str, str]:
+    """Headers the schemathesis run sends; identity overrides this to authenticate."""
+    return {}
+
+
+@pytest.fixture
 def live_app(settings: Settings) -> FastAPI:
     return create_app(settings)
 

@@ -1,0 +1,48 @@
+# The two commands of the README, and the rest of the everyday loop.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: run test lint format bench migrate clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the dependencies change.
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/bazaar migrate
+	$(BIN)/bazaar seed --demo
+	@echo "Bazaar on http://$${BAZAAR_HOST:-127.0.0.1}:$${BAZAAR_PORT:-8000}  docs: /docs  health: /health/ready"
+	$(BIN)/bazaar serve
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+migrate: $(VENV)/.installed-run
+	$(BIN)/bazaar migrate
+
+clean:
+	rm -rf $(VENV) bazaar.db bazaar.db-wal bazaar.db-shm .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,232 @@
+"""Start servers on 127.0.0.1, drive bounded load at them, print figures and ratios.
+
+Load comes from wrk when it is installed (`apt-get install wrk`), otherwise from a bounded
+asyncio + httpx generator in this process. Both sides of a ratio are always measured the same
+way in the same run, because absolute numbers drift on these shared machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Stats:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    tool: str
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+@contextmanager
+def start_server(
+    argv: list[str], port: int, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; stopped by its pid whatever happens."""
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def bazaar_server(env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A migrated Bazaar on a fresh SQLite file (or the given database), one worker."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        full_env = {
+            "BAZAAR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+            "BAZAAR_LOG_LEVEL": "WARNING",
+            "BAZAAR_ENVIRONMENT": "test",
+            **(env or {}),
+        }
+        subprocess.run(
+            [str(BIN / "bazaar"), "migrate"],
+            env={**os.environ, **full_env},
+            check=True,
+            capture_output=True,
+        )
+        argv = [str(BIN / "bazaar"), "serve", "--port", str(port), "--workers", "1"]
+        with start_server(argv, port, full_env):
+            yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def uvicorn_server(app: str) -> Iterator[str]:
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), app, "--port", str(port), "--log-level", "warning"]
+    with start_server(argv, port, {"PYTHONPATH": str(Path(__file__).parent.parent)}):
+        yield f"http://127.0.0.1:{port}"
+
+
+def _percentile(sorted_ms: list[float], fraction: float) -> float:
+    if not sorted_ms:
+        return 0.0
+    return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * fraction))]
+
+
+async def _python_load(
+    url: str,
+    seconds: float,
+    concurrency: int,
+    method: str,
+    headers: Mapping[str, str],
+    body_fn: Callable[[int], bytes] | None,
+) -> Stats:
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < deadline:
+                counter += 1
+                content = body_fn(counter) if body_fn else None
+                started = time.perf_counter()
+                try:
+                    response = await http.request(method, url, headers=headers, content=content)
+                    ok = response.status_code < 400
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Stats(
+        len(latencies),
+        elapsed,
+        _percentile(latencies, 0.50),
+        _percentile(latencies, 0.99),
+        errors,
+        "python",
+    )
+
+
+_WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk_load(
+    url: str, seconds: float, concurrency: int, method: str, headers: Mapping[str, str]
+) -> Stats:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "{method}"\n')
+        for name, value in headers.items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{min(2, concurrency)}",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    latency = {int(p): float(v) * _UNIT_MS[u] for p, v, u in _WRK_LATENCY.findall(out)}
+    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", out)
+    assert total, out
+    elapsed = float(total.group(2)) * (60 if total.group(3) == "m" else 1)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Stats(int(total.group(1)), elapsed, latency[50], latency[99], errors, "wrk")
+
+
+def load(
+    url: str,
+    *,
+    seconds: float,
+    concurrency: int = 16,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body_fn: Callable[[int], bytes] | None = None,
+) -> Stats:
+    """Bounded load: `concurrency` connections for `seconds`, then stop."""
+    if shutil.which("wrk") and body_fn is None:
+        return _wrk_load(url, seconds, concurrency, method, headers or {})
+    return asyncio.run(_python_load(url, seconds, concurrency, method, headers or {}, body_fn))
+
+
+def report(name: str, stats: Stats, baseline: Stats | None = None) -> None:
+    line = (
+        f"{name:<44} {stats.rps:>9.0f} req/s  p50 {stats.p50_ms:>7.2f} ms  "
+        f"p99 {stats.p99_ms:>7.2f} ms  errors {stats.errors}  [{stats.tool}]"
+    )
+    if baseline is not None and baseline.rps:
+        line += f"  ratio {stats.rps / baseline.rps:.2f}"
+    print(line, flush=True)
+
+
+def hint_if_no_wrk() -> None:
+    if not shutil.which("wrk"):
+        print("(wrk not found: using the Python load generator; `apt-get install wrk` for more)")

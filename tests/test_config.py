@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from bazaar.config import ConfigurationError, Settings
+
+STRONG = "k" * 40
+PG = "postgresql+asyncpg://bazaar@db/bazaar"
+
+
+def production(**values: object) -> Settings:
+    return Settings(_env_file=None, environment="production", **values)  # type: ignore[call-arg]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_SECRET_KEY"):
+        production(database_url=PG)
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_SECRET_KEY"):
+        production(database_url=PG, secret_key="short")
+
+
+def test_production_refuses_demo_data() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_DEMO_DATA"):
+        production(database_url=PG, secret_key=STRONG, demo_data=True)
+
+
+def test_production_refuses_sqlite_unless_allowed() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_DATABASE_URL"):
+        production(secret_key=STRONG)
+    assert production(secret_key=STRONG, allow_sqlite_in_production=True).is_sqlite
+
+
+def test_production_with_safe_settings_starts() -> None:
+    assert production(database_url=PG, secret_key=STRONG).environment == "production"
+
+
+def test_lists_read_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAZAAR_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings(_env_file=None).cors_origins == [  # type: ignore[call-arg]
+        "https://a.example",
+        "https://b.example",
+    ]

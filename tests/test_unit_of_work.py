@@ -1,0 +1,103 @@
+"""The one commit per request, and events that leave only after it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from bazaar.db import SessionDep, utcnow
+from bazaar.events import Event, record_event
+from bazaar.leader import LeaderLease
+
+
+@pytest.fixture
+def received(app: FastAPI) -> list[Event]:
+    seen: list[Event] = []
+
+    async def collect(events: Sequence[Event]) -> None:
+        seen.extend(events)
+
+    app.state.events.subscribe(collect)
+    return seen
+
+
+@pytest.fixture
+def app_with_routes(app: FastAPI) -> FastAPI:
+    def lease(name: str) -> LeaderLease:
+        return LeaderLease(name=name, holder="test", expires_at=utcnow() + timedelta(minutes=1))
+
+    @app.post("/write/{name}")
+    async def write(name: str, session: SessionDep) -> dict[str, str]:
+        session.add(lease(name))
+        record_event(session, Event("lease_written", {"name": name}))
+        return {"written": name}
+
+    @app.post("/write-then-fail-at-commit/{name}")
+    async def fail_at_commit(name: str, session: SessionDep) -> dict[str, str]:
+        # Not flushed: the duplicate key only surfaces when the dependency commits.
+        session.add(lease("side-effect"))
+        session.add(lease(name))
+        record_event(session, Event("lease_written", {"name": name}))
+        return {"written": name}
+
+    @app.post("/savepoint")
+    async def savepoint(session: SessionDep) -> dict[str, str]:
+        record_event(session, Event("kept", {}))
+        nested = await session.begin_nested()
+        record_event(session, Event("discarded", {}))
+        await nested.rollback()
+        return {}
+
+    return app
+
+
+async def names(app: FastAPI) -> set[str]:
+    async with app.state.db.sessionmaker() as session:
+        return set((await session.scalars(select(LeaderLease.name))).all())
+
+
+async def test_write_commits_and_publishes_after_commit(
+    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+) -> None:
+    response = await client.post("/write/a")
+    assert response.status_code == 200
+    assert await names(app_with_routes) == {"a"}
+    assert [e.data for e in received] == [{"name": "a"}]
+
+
+async def test_failure_at_commit_is_an_error_and_leaves_nothing(
+    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+) -> None:
+    assert (await client.post("/write/dup")).status_code == 200
+    received.clear()
+
+    response = await client.post("/write-then-fail-at-commit/dup")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert await names(app_with_routes) == {"dup"}  # the side effect was rolled back too
+    assert received == []  # nothing published for a rolled-back transaction
+
+
+async def test_events_of_a_rolled_back_savepoint_are_discarded(
+    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+) -> None:
+    assert (await client.post("/savepoint")).status_code == 200
+    assert [e.type for e in received] == ["kept"]
+
+
+async def test_a_failing_subscriber_does_not_fail_the_request(
+    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+) -> None:
+    async def broken(events: Sequence[Event]) -> None:
+        raise RuntimeError("subscriber bug")
+
+    app_with_routes.state.events._subscribers.insert(0, broken)
+    response = await client.post("/write/b")
+    assert response.status_code == 200
+    assert [e.data for e in received] == [{"name": "b"}]
