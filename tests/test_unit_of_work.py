@@ -101,3 +101,14 @@ async def test_a_failing_subscriber_does_not_fail_the_request(
     response = await client.post("/write/b")
     assert response.status_code == 200
     assert [e.data for e in received] == [{"name": "b"}]
+
+
+async def test_concurrent_writes_all_commit(
+    app_with_routes: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # On SQLite this needs IMMEDIATE write transactions: deferred ones fail with SQLITE_BUSY.
+    import asyncio
+
+    responses = await asyncio.gather(*(client.post(f"/write/w{i}") for i in range(40)))
+    assert [r.status_code for r in responses] == [200] * 40
+    assert await names(app_with_routes) == {f"w{i}" for i in range(40)}

@@ -45,3 +45,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     # Our RequestIdMiddleware logs each request with its id; uvicorn's access log would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # APScheduler logs every run at INFO; the scheduler logs leadership and failures itself.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
