@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from bazaar import __version__
-from bazaar.config import get_settings
+from bazaar.config import ConfigurationError, Settings, get_settings
 from bazaar.demo import seed_demo
 from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
@@ -18,6 +18,15 @@ from bazaar.runtime import Runtime
 from bazaar.scheduler import Scheduler
 
 app = typer.Typer(help="Bazaar: the MSME marketplace backend.", no_args_is_help=True)
+
+
+def load_settings() -> Settings:
+    """Settings, or a one-line error naming the bad setting instead of a traceback."""
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -30,7 +39,7 @@ def serve(
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
     """Serve the HTTP and WebSocket API with Uvicorn."""
-    settings = get_settings()
+    settings = load_settings()
     uvicorn.run(
         "bazaar.main:create_app",
         factory=True,
@@ -47,7 +56,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply every database migration (creates the SQLite file when needed)."""
-    settings = get_settings()
+    settings = load_settings()
     configure_logging(settings)
 
     async def run() -> None:
@@ -68,7 +77,7 @@ def seed(
     """Load data into a migrated database. Only the demo set exists; refused in production."""
     if not demo:
         raise typer.BadParameter("say what to seed: --demo")
-    settings = get_settings()
+    settings = load_settings()
     if settings.environment == "production":
         typer.echo("refused: demo data is not loaded in production", err=True)
         raise typer.Exit(2)
@@ -88,7 +97,7 @@ def seed(
 @app.command()
 def worker() -> None:
     """Run the scheduled jobs (sync loops, maintenance). Safe to start several: one leads."""
-    settings = get_settings()
+    settings = load_settings()
     configure_logging(settings)
 
     async def run() -> None:

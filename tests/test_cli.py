@@ -1,0 +1,60 @@
+"""The `bazaar` command as an operator uses it, in a subprocess with its own environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bazaar import __version__
+
+BAZAAR = str(Path(sys.executable).parent / "bazaar")
+
+
+def bazaar(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BAZAAR_")}
+    return subprocess.run(
+        [BAZAAR, *args], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version() -> None:
+    assert bazaar("version").stdout.strip() == __version__
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "seed", "worker", "version"])
+def test_every_command_has_help(command: str) -> None:
+    result = bazaar(command, "--help")
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
+
+
+def test_migrate_creates_the_sqlite_database(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    result = bazaar("migrate", BAZAAR_DATABASE_URL=f"sqlite+aiosqlite:///{db}")
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    again = bazaar("migrate", BAZAAR_DATABASE_URL=f"sqlite+aiosqlite:///{db}")
+    assert again.returncode == 0, again.stderr
+
+
+def test_production_refuses_unsafe_settings_naming_the_setting() -> None:
+    result = bazaar("migrate", BAZAAR_ENVIRONMENT="production")
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: BAZAAR_SECRET_KEY")
+
+
+def test_seed_demo_is_refused_in_production(tmp_path: Path) -> None:
+    result = bazaar(
+        "seed",
+        "--demo",
+        BAZAAR_ENVIRONMENT="production",
+        BAZAAR_SECRET_KEY="x" * 40,
+        BAZAAR_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+        BAZAAR_ALLOW_SQLITE_IN_PRODUCTION="true",
+    )
+    assert result.returncode == 2
+    assert "refused" in result.stderr
