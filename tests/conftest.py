@@ -18,7 +18,7 @@ from bazaar.db import Database
 from bazaar.main import create_app
 from tests.backends import Backend, empty, open_backend
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.auth_fixtures"]
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bazaar.auth import router as auth
 from bazaar.errors import error_responses
 
 api_router = APIRouter(prefix="/api/v1", responses=error_responses())
+api_router.include_router(auth.router)

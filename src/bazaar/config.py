@@ -48,6 +48,42 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     leader_lease_seconds: int = Field(default=30, ge=5)
 
+    # Sync (docs/sync-protocol.md). A hub URL makes this process a field node of that hub.
+    sync_hub_url: str | None = None
+    sync_api_key: SecretStr | None = None
+    sync_interval_seconds: float = Field(default=10, gt=0)
+    sync_max_attempts: int = Field(default=8, ge=1)
+    sync_backoff_base_seconds: float = Field(default=1, gt=0)
+    sync_backoff_cap_seconds: float = Field(default=300, gt=0)
+    sync_batch_min: int = Field(default=10, ge=1)
+    sync_batch_max: int = Field(default=1000, ge=1)
+    sync_batch_initial: int = Field(default=200, ge=1)
+    sync_request_timeout_seconds: float = Field(default=30, gt=0)
+    # "entity.field" -> policy name, overriding the defaults, e.g. {"customer.phone": "server_wins"}
+    sync_policies: dict[str, str] = Field(default_factory=dict)
+
+    # Identity and access (auth/). JWT keys as JSON {"kid": "secret"}: sign with
+    # auth_jwt_signing_kid, verify with all (rotation); none configured derives one from secret_key.
+    auth_jwt_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    auth_jwt_signing_kid: str | None = None
+    auth_jwt_issuer: str = "bazaar"
+    auth_jwt_audience: str = "bazaar-api"
+    auth_access_token_minutes: int = Field(default=15, ge=1, le=60)
+    auth_token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_refresh_token_days: int = Field(default=30, ge=1, le=365)
+    auth_refresh_idle_days: int = Field(default=7, ge=1, le=365)
+    # argon2id; the floors are OWASP ASVS 5.0's (19 MiB, 2 passes, 1 lane).
+    auth_argon2_time_cost: int = Field(default=2, ge=2)
+    auth_argon2_memory_kib: int = Field(default=19_456, ge=19_456)
+    auth_argon2_parallelism: int = Field(default=1, ge=1)
+    # `limits` notation, ';' between rules that all apply. Failed logins count per account and
+    # per client address; signup and refresh per address; every authenticated call per user.
+    auth_limit_login_account: str = "100/hour;20/minute"
+    auth_limit_login_address: str = "300/hour;60/minute"
+    auth_limit_signup_address: str = "20/hour"
+    auth_limit_refresh_address: str = "120/minute"
+    auth_limit_per_user: str = "1200/minute"
+
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

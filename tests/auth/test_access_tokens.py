@@ -6,20 +6,19 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from bazaar.auth.roles import Role
-from bazaar.auth.tokens import (
+from bazaar.auth.access_tokens import (
     InvalidTokenError,
     TokenConfig,
-    hash_secret,
     issue_access_token,
-    new_api_key,
-    new_refresh_token,
     read_access_token,
 )
+from bazaar.auth.opaque_tokens import new_refresh_token
+from bazaar.auth.roles import Role
 
 OLD_KEY = b"o" * 32
 NEW_KEY = b"n" * 32
 USER = uuid.UUID("0190d3a4-0000-7000-8000-000000000001")
+SESSION = uuid.UUID("0190d3a4-0000-7000-8000-0000000000ff")
 
 
 def make_config(**changes: object) -> TokenConfig:
@@ -41,21 +40,26 @@ def now() -> datetime:
 
 def test_round_trip_carries_every_required_claim() -> None:
     config = make_config()
-    issued = issue_access_token(config, user_id=USER, role=Role.OFFICER, now=now())
+    issued = issue_access_token(
+        config, user_id=USER, role=Role.OFFICER, session_id=SESSION, now=now()
+    )
 
     header = jwt.get_unverified_header(issued.token)
     payload = jwt.decode(issued.token, options={"verify_signature": False})
     claims = read_access_token(config, issued.token)
 
     assert header == {"alg": "HS256", "typ": "JWT", "kid": "2026-new"}
-    assert set(payload) == {"sub", "role", "exp", "iat", "nbf", "iss", "aud", "jti", "typ"}
+    assert set(payload) == {"sub", "role", "exp", "iat", "nbf", "iss", "aud", "jti", "typ", "sid"}
     assert payload["exp"] - payload["nbf"] == 15 * 60
-    assert (claims.user_id, claims.role, claims.jti) == (USER, Role.OFFICER, issued.claims.jti)
+    assert claims.jti == issued.claims.jti
+    assert (claims.user_id, claims.role, claims.session_id) == (USER, Role.OFFICER, SESSION)
 
 
 def test_tokens_signed_with_a_retired_but_configured_key_still_verify() -> None:
     old = make_config(signing_kid="2026-old")
-    token = issue_access_token(old, user_id=USER, role=Role.ADMIN, now=now()).token
+    token = issue_access_token(
+        old, user_id=USER, role=Role.ADMIN, session_id=SESSION, now=now()
+    ).token
 
     assert read_access_token(make_config(), token).user_id == USER
     with pytest.raises(InvalidTokenError):
@@ -78,6 +82,7 @@ def _payload(**changes: object) -> dict[str, object]:
         "aud": "bazaar-api",
         "jti": "j1",
         "typ": "access",
+        "sid": str(SESSION),
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -144,16 +149,3 @@ def test_configuration_refuses_short_keys_and_unknown_signing_kid() -> None:
         make_config(keys={"k": b"short"}, signing_kid="k")
     with pytest.raises(ValueError, match="not among"):
         make_config(signing_kid="missing")
-
-
-def test_opaque_secrets_are_random_prefixed_and_hash_deterministically() -> None:
-    first, second = new_refresh_token(), new_refresh_token()
-    key = new_api_key()
-
-    assert first != second
-    assert first.startswith("bzr_rt_")
-    assert len(first) > 40
-    assert key.key.startswith(key.prefix + "_")
-    assert key.prefix.startswith("bzr_ak_")
-    assert hash_secret(first) == hash_secret(first) != hash_secret(second)
-    assert first not in hash_secret(first)

@@ -1,0 +1,64 @@
+"""API keys for machine clients: random, shown once, stored as a digest, acting as their owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.errors import ApiKeyNotFound
+from bazaar.auth.models import ApiKey
+from bazaar.auth.opaque_tokens import hash_secret, new_api_key
+from bazaar.auth.roles import Scope
+from bazaar.db import utcnow
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    record: ApiKey
+    key: str
+
+
+async def create_api_key(
+    *,
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    name: str,
+    scope: Scope,
+    expires_in: timedelta | None,
+) -> CreatedApiKey:
+    secret = new_api_key()
+    record = ApiKey(
+        owner_id=owner_id,
+        name=name,
+        prefix=secret.prefix,
+        key_hash=hash_secret(secret.key),
+        scope=scope,
+        expires_at=utcnow() + expires_in if expires_in is not None else None,
+    )
+    session.add(record)
+    await session.flush()
+    return CreatedApiKey(record=record, key=secret.key)
+
+
+async def list_api_keys(*, session: AsyncSession, owner_id: uuid.UUID | None) -> Sequence[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if owner_id is not None:
+        query = query.where(ApiKey.owner_id == owner_id)
+    return (await session.scalars(query)).all()
+
+
+async def revoke_api_key(
+    *, session: AsyncSession, key_id: uuid.UUID, owner_id: uuid.UUID | None
+) -> None:
+    """Revoke a key; with `owner_id`, only that owner's (anyone else's answers 404)."""
+    record = await session.get(ApiKey, key_id)
+    if record is None or (owner_id is not None and record.owner_id != owner_id):
+        raise ApiKeyNotFound
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        await session.flush()

@@ -1,0 +1,108 @@
+"""What the auth domain builds once per process from the settings: token keys, the password
+hasher and the rate limiter. Created on first use and kept on the app's (or runtime's) state."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from limits import RateLimitItem
+from redis.asyncio import Redis
+
+from bazaar.auth.access_tokens import TokenConfig
+from bazaar.auth.passwords import Argon2Params, PasswordHasher
+from bazaar.auth.ratelimits import RateLimits, rules
+from bazaar.config import ConfigurationError, Settings
+from bazaar.db import Database
+
+DERIVED_KID = "derived"
+
+
+def token_config(settings: Settings) -> TokenConfig:
+    keys = {kid: key.get_secret_value().encode() for kid, key in settings.auth_jwt_keys.items()}
+    if not keys:
+        # A key of its own for signing tokens, so the JWT key never equals the secret used
+        # elsewhere; configure BAZAAR_AUTH_JWT_KEYS to rotate keys without logging everyone out.
+        secret = settings.secret_key.get_secret_value().encode()
+        keys = {DERIVED_KID: hmac.new(secret, b"bazaar access tokens", hashlib.sha256).digest()}
+    signing_kid = settings.auth_jwt_signing_kid
+    if signing_kid is None:
+        if len(keys) > 1:
+            raise ConfigurationError("BAZAAR_AUTH_JWT_SIGNING_KID must name the key to sign with")
+        signing_kid = next(iter(keys))
+    try:
+        return TokenConfig(
+            keys=keys,
+            signing_kid=signing_kid,
+            issuer=settings.auth_jwt_issuer,
+            audience=settings.auth_jwt_audience,
+            access_ttl=timedelta(minutes=settings.auth_access_token_minutes),
+            leeway=timedelta(seconds=settings.auth_token_leeway_seconds),
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"BAZAAR_AUTH_JWT_KEYS: {exc}") from exc
+
+
+def argon2_params(settings: Settings) -> Argon2Params:
+    return Argon2Params(
+        time_cost=settings.auth_argon2_time_cost,
+        memory_cost=settings.auth_argon2_memory_kib,
+        parallelism=settings.auth_argon2_parallelism,
+    )
+
+
+@cache
+def password_hasher(params: Argon2Params) -> PasswordHasher:
+    return PasswordHasher(params)
+
+
+@dataclass(frozen=True)
+class RateRules:
+    login_account: list[RateLimitItem]
+    login_address: list[RateLimitItem]
+    signup_address: list[RateLimitItem]
+    refresh_address: list[RateLimitItem]
+    per_user: list[RateLimitItem]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateRules:
+        return cls(
+            login_account=rules(settings.auth_limit_login_account),
+            login_address=rules(settings.auth_limit_login_address),
+            signup_address=rules(settings.auth_limit_signup_address),
+            refresh_address=rules(settings.auth_limit_refresh_address),
+            per_user=rules(settings.auth_limit_per_user),
+        )
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    settings: Settings
+    db: Database
+    redis: Redis | None
+    tokens: TokenConfig
+    hasher: PasswordHasher
+    limits: RateLimits
+    rules: RateRules
+
+
+def auth_context(state: Any) -> AuthContext:
+    """The context kept on `state` (app.state or a Runtime), built on first use."""
+    context: AuthContext | None = getattr(state, "auth", None)
+    if context is None:
+        settings: Settings = state.settings
+        context = AuthContext(
+            settings=settings,
+            db=state.db,
+            redis=state.redis,
+            tokens=token_config(settings),
+            hasher=password_hasher(argon2_params(settings)),
+            limits=RateLimits(state.redis),
+            rules=RateRules.from_settings(settings),
+        )
+        state.auth = context
+    return context

@@ -1,0 +1,86 @@
+"""Who may call a route, declared in its signature.
+
+    CurrentUser   any authenticated caller (401 otherwise)
+    StaffOnly     admin or officer (403 otherwise)
+    AdminOnly     admin
+    require(...)  any set of roles
+    PasswordUser  signed in with a password (not an API key): for account and key management
+
+Credentials: `Authorization: Bearer <access token or API key>` or `X-API-Key: <API key>`.
+A read-scoped API key is refused (403) on anything but safe methods. Every authenticated call
+counts against the caller's per-user rate limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from bazaar.auth.access_tokens import AccessClaims
+from bazaar.auth.authentication import authenticate
+from bazaar.auth.context import AuthContext, auth_context
+from bazaar.auth.errors import InsufficientRole, InsufficientScope, InteractiveLoginRequired
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.db import SAFE_METHODS
+from bazaar.errors import UnauthorizedError
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_auth_context(request: Request) -> AuthContext:
+    return auth_context(request.app.state)
+
+
+AuthContextDep = Annotated[AuthContext, Depends(get_auth_context)]
+
+
+async def authenticate_request(
+    request: Request,
+    context: AuthContextDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    credential = bearer or api_key
+    if not credential:
+        raise UnauthorizedError
+    authenticated = await authenticate(credential, app_state=request.app.state)
+    principal = authenticated.principal
+    request.state.access_claims = authenticated.claims
+    if not principal.may_write() and request.method not in SAFE_METHODS:
+        raise InsufficientScope
+    await context.limits.hit(context.rules.per_user, "user", str(principal.user_id))
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(authenticate_request)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    allowed = frozenset(roles)
+
+    async def role_allowed(principal: CurrentUser) -> Principal:
+        if principal.role not in allowed:
+            raise InsufficientRole
+        return principal
+
+    return role_allowed
+
+
+AdminOnly = Annotated[Principal, Depends(require(Role.ADMIN))]
+StaffOnly = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER))]
+
+
+async def password_session(request: Request, principal: CurrentUser) -> AccessClaims:
+    """The access token's claims; API keys cannot change passwords, log out or mint keys."""
+    claims: AccessClaims | None = request.state.access_claims
+    if claims is None or principal.is_api_key:
+        raise InteractiveLoginRequired
+    return claims
+
+
+PasswordUser = Annotated[AccessClaims, Depends(password_session)]

@@ -1,0 +1,58 @@
+"""Rate limits on the `limits` library: in memory when embedded, in Redis (shared by every worker)
+when scaled. Moving windows, so a client cannot double its allowance at a window boundary."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
+
+from bazaar.errors import RateLimitedError
+
+
+class RateLimits:
+    def __init__(self, redis: Redis | None) -> None:
+        storage: Storage
+        if redis is None:
+            storage = MemoryStorage()
+        else:
+            # Shares the process's connection pool, which the runtime closes at shutdown.
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                # limits types its options narrowly; connection_pool is documented and supported.
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+                key_prefix="bazaar:ratelimit",
+            )
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def hit(self, rules: Sequence[RateLimitItem], *key: str) -> None:
+        """Count one request against every rule; 429 when any of them is exhausted."""
+        for rule in rules:
+            if not await self._limiter.hit(rule, *key):
+                raise await self._limited(rule, key)
+
+    async def ensure_allowed(self, rules: Sequence[RateLimitItem], *key: str) -> None:
+        """Refuse when a rule is exhausted, without counting this request."""
+        for rule in rules:
+            if not await self._limiter.test(rule, *key):
+                raise await self._limited(rule, key)
+
+    async def record(self, rules: Sequence[RateLimitItem], *key: str) -> None:
+        """Count an event (a failed login) that later requests are checked against."""
+        for rule in rules:
+            await self._limiter.hit(rule, *key)
+
+    async def _limited(self, rule: RateLimitItem, key: Sequence[str]) -> RateLimitedError:
+        stats = await self._limiter.get_window_stats(rule, *key)
+        return RateLimitedError(retry_after=math.ceil(stats.reset_time - time.time()))
+
+
+def rules(text: str) -> list[RateLimitItem]:
+    """'100/hour;10/minute' -> the rules, all of which apply."""
+    return parse_many(text)

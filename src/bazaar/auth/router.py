@@ -1,0 +1,190 @@
+"""/auth: sign up, sign in, refresh, sign out, change password. Also mounts /users and /api-keys.
+
+Sign-in verifies the password before its write transaction begins: argon2 takes tens of
+milliseconds, and SQLite's single writer must not wait on it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from bazaar.auth import api_keys_router, service, sessions, users_router
+from bazaar.auth.context import AuthContext
+from bazaar.auth.dependencies import AuthContextDep, CurrentUser, PasswordUser
+from bazaar.auth.errors import (
+    EmailTaken,
+    InteractiveLoginRequired,
+    InvalidCredentials,
+    InvalidToken,
+    WrongPassword,
+)
+from bazaar.auth.models import User
+from bazaar.auth.roles import Role
+from bazaar.auth.schemas import (
+    ChangePasswordRequest,
+    LoginRequest,
+    RefreshRequest,
+    SignupRequest,
+    TokenResponse,
+    UserRead,
+)
+from bazaar.auth.sessions import TokenPair
+from bazaar.db import SessionDep, unit_of_work
+from bazaar.errors import RateLimitedError, UnauthorizedError, error_responses
+
+router = APIRouter()
+auth = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _token_response(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@auth.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(EmailTaken, RateLimitedError),
+)
+async def signup(
+    body: SignupRequest, request: Request, session: SessionDep, context: AuthContextDep
+) -> UserRead:
+    """Self-registration, always as a customer."""
+    await context.limits.hit(context.rules.signup_address, "signup", client_address(request))
+    user = await service.create_user(
+        session=session,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        phone=body.phone,
+        role=Role.CUSTOMER,
+        hasher=context.hasher,
+    )
+    return UserRead.model_validate(user)
+
+
+async def _verified_user(
+    request: Request, context: AuthContext, *, email: str, password: str
+) -> User:
+    """The active user with this email and password; one failure answer for every other case."""
+    account = ("login-account", service.normalize_email(email))
+    address = ("login-address", client_address(request))
+    await context.limits.ensure_allowed(context.rules.login_account, *account)
+    await context.limits.ensure_allowed(context.rules.login_address, *address)
+    state = request.app.state
+    async with unit_of_work(state.db, state.events, read_only=True) as read:
+        user = await service.find_user_by_email(session=read, email=email)
+    # An unknown email is verified against a dummy hash: it costs what a wrong password does.
+    matches = await context.hasher.verify(user.password_hash if user else None, password)
+    if user is None or not matches or not user.is_active:
+        await context.limits.record(context.rules.login_account, *account)
+        await context.limits.record(context.rules.login_address, *address)
+        raise InvalidCredentials
+    return user
+
+
+async def _sign_in(
+    request: Request, session: SessionDep, context: AuthContext, *, email: str, password: str
+) -> TokenResponse:
+    user = await _verified_user(request, context, email=email, password=password)
+    if context.hasher.needs_rehash(user.password_hash):
+        new_hash = await context.hasher.hash(password)
+        user = await service.get_user(session=session, user_id=user.id)
+        user.password_hash = new_hash
+    pair = await sessions.start_session(session=session, context=context, user=user)
+    return _token_response(pair)
+
+
+@auth.post("/login", responses=error_responses(InvalidCredentials, RateLimitedError))
+async def login(
+    body: LoginRequest, request: Request, session: SessionDep, context: AuthContextDep
+) -> TokenResponse:
+    return await _sign_in(request, session, context, email=body.email, password=body.password)
+
+
+@auth.post("/token", responses=error_responses(InvalidCredentials, RateLimitedError))
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    context: AuthContextDep,
+) -> TokenResponse:
+    """The OAuth2 password flow (form fields `username` = email, `password`), for /docs."""
+    return await _sign_in(request, session, context, email=form.username, password=form.password)
+
+
+@auth.post("/refresh", responses=error_responses(InvalidToken, RateLimitedError))
+async def refresh(body: RefreshRequest, request: Request, context: AuthContextDep) -> TokenResponse:
+    """A new pair for a refresh token, which is retired. Reusing a retired one ends its session."""
+    await context.limits.hit(context.rules.refresh_address, "refresh", client_address(request))
+    state = request.app.state
+    # Its own transaction: a detected reuse revokes the family, and that must be committed
+    # even though the answer is 401.
+    async with unit_of_work(state.db, state.events) as session:
+        pair = await sessions.rotate(
+            session=session, context=context, refresh_token=body.refresh_token
+        )
+    if pair is None:
+        raise InvalidToken
+    return _token_response(pair)
+
+
+@auth.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(UnauthorizedError, InteractiveLoginRequired),
+)
+async def logout(claims: PasswordUser, session: SessionDep, context: AuthContextDep) -> None:
+    """Ends this session: its refresh tokens and access tokens stop working at once."""
+    await sessions.end_session(session=session, context=context, claims=claims)
+
+
+@auth.get("/me", responses=error_responses(UnauthorizedError))
+async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(
+        await service.get_user(session=session, user_id=principal.user_id)
+    )
+
+
+@auth.post(
+    "/change-password",
+    responses=error_responses(
+        UnauthorizedError, InteractiveLoginRequired, WrongPassword, RateLimitedError
+    ),
+)
+async def change_password(
+    body: ChangePasswordRequest,
+    claims: PasswordUser,
+    request: Request,
+    session: SessionDep,
+    context: AuthContextDep,
+) -> TokenResponse:
+    """Every existing session ends; the answer is a fresh pair for this client."""
+    state = request.app.state
+    async with unit_of_work(state.db, state.events, read_only=True) as read:
+        current = await service.get_user(session=read, user_id=claims.user_id)
+    # Guessing the current password through this route counts as failed logins of the account.
+    account = ("login-account", current.email)
+    await context.limits.ensure_allowed(context.rules.login_account, *account)
+    if not await context.hasher.verify(current.password_hash, body.current_password):
+        await context.limits.record(context.rules.login_account, *account)
+        raise WrongPassword
+    new_hash = await context.hasher.hash(body.new_password)
+    user = await service.get_user(session=session, user_id=claims.user_id)
+    await service.set_password_hash(session=session, user=user, password_hash=new_hash)
+    return _token_response(
+        await sessions.start_session(session=session, context=context, user=user)
+    )
+
+
+router.include_router(auth)
+router.include_router(users_router.router)
+router.include_router(api_keys_router.router)

@@ -1,0 +1,139 @@
+"""Users: create, find, change, deactivate. Passwords are hashed before any query runs, so the
+slow argon2 work never happens inside a write transaction (SQLite has a single writer)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.context import argon2_params, password_hasher
+from bazaar.auth.errors import EmailTaken, UserNotFound
+from bazaar.auth.models import User
+from bazaar.auth.passwords import PasswordHasher, check_password_policy
+from bazaar.auth.revocation import end_all_sessions
+from bazaar.auth.roles import Role
+from bazaar.config import get_settings
+from bazaar.errors import InvalidInputError
+
+
+class WeakPassword(InvalidInputError):
+    code = "weak_password"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def default_hasher() -> PasswordHasher:
+    return password_hasher(argon2_params(get_settings()))
+
+
+async def create_user(
+    *,
+    session: AsyncSession,
+    email: str,
+    password: str,
+    full_name: str,
+    role: Role,
+    phone: str | None = None,
+    hasher: PasswordHasher | None = None,
+) -> User:
+    try:
+        check_password_policy(password)
+    except ValueError as exc:
+        raise WeakPassword(str(exc)) from exc
+    password_hash = await (hasher or default_hasher()).hash(password)
+    email = normalize_email(email)
+    if await find_user_by_email(session=session, email=email) is not None:
+        raise EmailTaken
+    user = User(
+        email=email, full_name=full_name, phone=phone, role=role, password_hash=password_hash
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
+    user: User | None = await session.scalar(
+        select(User).where(User.email == normalize_email(email))
+    )
+    return user
+
+
+async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound
+    return user
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: Sequence[User]
+    total: int
+
+
+async def list_users(
+    *,
+    session: AsyncSession,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    search: str | None = None,
+    limit: int,
+    offset: int,
+) -> UserPage:
+    conditions = []
+    if role is not None:
+        conditions.append(User.role == role)
+    if is_active is not None:
+        conditions.append(User.is_active.is_(is_active))
+    if search:
+        needle = search.lower()
+        conditions.append(
+            or_(
+                User.email.contains(needle, autoescape=True),
+                func.lower(User.full_name).contains(needle, autoescape=True),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(User).where(*conditions))
+    items = await session.scalars(
+        select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
+    )
+    return UserPage(items=items.all(), total=total or 0)
+
+
+async def update_profile(
+    *, session: AsyncSession, user: User, full_name: str | None, phone: str | None
+) -> User:
+    if full_name is not None:
+        user.full_name = full_name
+    if phone is not None:
+        user.phone = phone
+    await session.flush()
+    return user
+
+
+async def set_role(*, session: AsyncSession, user: User, role: Role) -> User:
+    if user.role != role:
+        user.role = role
+        await end_all_sessions(session=session, user=user, reason="role_changed")
+    return user
+
+
+async def set_active(*, session: AsyncSession, user: User, is_active: bool) -> User:
+    if user.is_active != is_active:
+        user.is_active = is_active
+        if not is_active:
+            await end_all_sessions(session=session, user=user, reason="deactivated")
+        await session.flush()
+    return user
+
+
+async def set_password_hash(*, session: AsyncSession, user: User, password_hash: str) -> None:
+    user.password_hash = password_hash
+    await end_all_sessions(session=session, user=user, reason="password_changed")

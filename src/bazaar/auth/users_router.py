@@ -1,0 +1,133 @@
+"""/users: admins manage accounts; everyone reads and edits their own profile."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from bazaar.auth import service
+from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser
+from bazaar.auth.errors import (
+    EmailTaken,
+    FieldNotAllowed,
+    InsufficientRole,
+    OwnAccountChange,
+    UserNotFound,
+)
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.auth.schemas import UserCreate, UserPage, UserRead, UserUpdate
+from bazaar.db import SessionDep
+from bazaar.errors import UnauthorizedError, error_responses
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+_ADMIN_FIELDS = frozenset({"role", "is_active"})
+
+
+def _ensure_self_or_admin(principal: Principal, user_id: uuid.UUID) -> None:
+    if principal.role != Role.ADMIN and principal.user_id != user_id:
+        raise InsufficientRole
+
+
+@router.get("", responses=error_responses(UnauthorizedError, InsufficientRole))
+async def list_users(
+    _: AdminOnly,
+    session: SessionDep,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UserPage:
+    page = await service.list_users(
+        session=session, role=role, is_active=is_active, search=q, limit=limit, offset=offset
+    )
+    return UserPage(
+        items=[UserRead.model_validate(user) for user in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(UnauthorizedError, InsufficientRole, EmailTaken),
+)
+async def create_user(
+    body: UserCreate, _: AdminOnly, session: SessionDep, context: AuthContextDep
+) -> UserRead:
+    """Admins create staff (and node machine accounts); customers sign up themselves."""
+    user = await service.create_user(
+        session=session,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        phone=body.phone,
+        role=body.role,
+        hasher=context.hasher,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.get("/me", responses=error_responses(UnauthorizedError))
+async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(
+        await service.get_user(session=session, user_id=principal.user_id)
+    )
+
+
+@router.get(
+    "/{user_id}", responses=error_responses(UnauthorizedError, InsufficientRole, UserNotFound)
+)
+async def read_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UserRead:
+    _ensure_self_or_admin(principal, user_id)
+    return UserRead.model_validate(await service.get_user(session=session, user_id=user_id))
+
+
+@router.put(
+    "/{user_id}",
+    responses=error_responses(
+        UnauthorizedError, InsufficientRole, UserNotFound, FieldNotAllowed, OwnAccountChange
+    ),
+)
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, principal: CurrentUser, session: SessionDep
+) -> UserRead:
+    """Yourself: name and phone. Admins also set others' role and active flag; a role change or
+    deactivation ends that user's sessions at once."""
+    _ensure_self_or_admin(principal, user_id)
+    changes = body.model_dump(exclude_unset=True)
+    admin_fields = sorted(_ADMIN_FIELDS & changes.keys())
+    if admin_fields and principal.role != Role.ADMIN:
+        raise FieldNotAllowed(details={"fields": admin_fields})
+    user = await service.get_user(session=session, user_id=user_id)
+    if principal.user_id == user_id and (
+        changes.get("role", user.role) != user.role or changes.get("is_active") is False
+    ):
+        raise OwnAccountChange
+    await service.update_profile(
+        session=session, user=user, full_name=body.full_name, phone=body.phone
+    )
+    if body.role is not None:
+        await service.set_role(session=session, user=user, role=body.role)
+    if body.is_active is not None:
+        await service.set_active(session=session, user=user, is_active=body.is_active)
+    return UserRead.model_validate(user)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(UnauthorizedError, InsufficientRole, UserNotFound, OwnAccountChange),
+)
+async def deactivate_user(user_id: uuid.UUID, principal: AdminOnly, session: SessionDep) -> None:
+    """Deactivates and signs out; the account and its history stay."""
+    if principal.user_id == user_id:
+        raise OwnAccountChange
+    user = await service.get_user(session=session, user_id=user_id)
+    await service.set_active(session=session, user=user, is_active=False)

@@ -1,0 +1,79 @@
+"""Fixtures for authenticated tests, loaded by tests/conftest.py (`pytest_plugins`).
+
+user = await login_as(Role.OFFICER)
+await client.get("/api/v1/...", headers=user.headers)
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+
+from bazaar.auth.context import auth_context
+from bazaar.auth.roles import Role
+from bazaar.auth.service import create_user
+from bazaar.auth.sessions import start_session
+from bazaar.db import unit_of_work
+
+TEST_PASSWORD = "correct horse battery staple"
+_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class LoggedInUser:
+    id: uuid.UUID
+    email: str
+    password: str
+    role: Role
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+LoginAs = Callable[..., Awaitable[LoggedInUser]]
+
+
+async def create_logged_in_user(
+    app: FastAPI, role: Role, *, email: str | None = None, password: str = TEST_PASSWORD
+) -> LoggedInUser:
+    """A new user of this role, with a live session (as after POST /auth/login)."""
+    email = email or f"{role.value}-{next(_numbers)}@test.bazaar"
+    context = auth_context(app.state)
+    async with unit_of_work(app.state.db, app.state.events) as session:
+        user = await create_user(
+            session=session,
+            email=email,
+            password=password,
+            full_name=f"Test {role.value.title()}",
+            role=role,
+            hasher=context.hasher,
+        )
+        pair = await start_session(session=session, context=context, user=user)
+    return LoggedInUser(
+        id=user.id,
+        email=user.email,
+        password=password,
+        role=role,
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+    )
+
+
+@pytest.fixture
+def login_as(app: FastAPI) -> LoginAs:
+    """`await login_as(Role.OFFICER, email=None)` -> a new user with `.headers` for requests."""
+
+    async def login(
+        role: Role, email: str | None = None, password: str = TEST_PASSWORD
+    ) -> LoggedInUser:
+        return await create_logged_in_user(app, role, email=email, password=password)
+
+    return login
