@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     auth_limit_refresh_address: str = "120/minute"
     auth_limit_per_user: str = "1200/minute"
 
+    # Realtime (realtime/). History per channel feeds resume after a reconnect; a socket whose
+    # send queue fills is dropped so it never slows the others; the flood limit is a token bucket.
+    ws_heartbeat_interval: float = Field(default=30.0, gt=0)
+    ws_max_connections: int = Field(default=10_000, ge=1)
+    ws_history_size: int = Field(default=500, ge=1, le=100_000)
+    ws_history_ttl: float = Field(default=3600.0, gt=0)
+    ws_send_queue: int = Field(default=1024, ge=1)
+    ws_max_message_bytes: int = Field(default=65_536, ge=256)
+    ws_rate_per_second: float = Field(default=20.0, gt=0)
+    ws_rate_burst: int = Field(default=40, ge=1)
+
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -18,6 +18,8 @@ from bazaar.models import Base  # noqa: F401 - every domain's mappers, before th
 from bazaar.observability import health, metrics
 from bazaar.observability.logging import configure_logging
 from bazaar.observability.requests import RequestIdMiddleware
+from bazaar.realtime import router as realtime_router
+from bazaar.realtime import service as realtime
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Scheduler
 
@@ -41,12 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = runtime.db
         app.state.events = runtime.events
         app.state.redis = runtime.redis
+        hub = await realtime.start_hub(app)
         scheduler = Scheduler(runtime) if settings.scheduler_enabled else None
         if scheduler is not None:
             await scheduler.start()
         try:
             yield
         finally:
+            await hub.close()
             if scheduler is not None:
                 await scheduler.shutdown()
             await runtime.close()
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(api_router)
+    app.include_router(realtime_router.ws_router)
 
     # Added innermost first: the request id wraps everything, so every answer carries one.
     if settings.trusted_hosts != ["*"]:

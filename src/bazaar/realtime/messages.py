@@ -8,7 +8,7 @@ no offset because they are never replayed.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -24,6 +24,16 @@ class NotificationType(StrEnum):
     SYSTEM_MAINTENANCE = "system_maintenance"
     USER_ONLINE = "user_online"
     USER_OFFLINE = "user_offline"
+
+
+class CloseCode(IntEnum):
+    GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008  # flooding after being throttled
+    MESSAGE_TOO_BIG = 1009
+    TRY_AGAIN_LATER = 1013  # the worker holds its maximum of connections
+    REVOKED = 4001  # logout, deactivation or a role change
+    HEARTBEAT_TIMEOUT = 4002
+    SLOW_CONSUMER = 4003  # the send queue filled: the client did not read
 
 
 class _Message(BaseModel):

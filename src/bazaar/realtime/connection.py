@@ -1,0 +1,217 @@
+"""One socket: its audience, its bounded send queue, its flood bucket and its resume state.
+
+The hub never awaits a socket. It appends to the socket's queue and the socket's own sender
+task writes; when the queue is full the client is not reading, and it is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import structlog
+from starlette.websockets import WebSocket
+
+from bazaar.auth.principal import Principal
+from bazaar.realtime.broker import History, Publication
+from bazaar.realtime.messages import NotificationType
+from bazaar.realtime.routing import DEFAULT_TYPES, channels_of
+
+log = structlog.get_logger(__name__)
+
+# A close that cannot be written (the client stopped reading) is given up after this long.
+_CLOSE_TIMEOUT = 1.0
+
+
+@dataclass
+class _Delivered:
+    """Offsets first..last of one epoch were handled live on this socket, without a gap."""
+
+    epoch: str
+    first: int
+    last: int
+
+
+class FloodBucket:
+    """Token bucket; `strikes` counts messages refused in a row."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self.strikes = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self.strikes = 0
+            return True
+        self.strikes += 1
+        return False
+
+
+class Connection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        principal: Principal,
+        *,
+        session_id: str | None,
+        queue_limit: int,
+        on_sent: Callable[[int], None],
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.websocket = websocket
+        self.principal = principal
+        self.user_id = str(principal.user_id)
+        self.session_id = session_id
+        self.channels = channels_of(principal)
+        self.types: set[str] = set(DEFAULT_TYPES[principal.role])
+        self.chose_types = False
+        self.last_seen = time.monotonic()
+        self.finished = asyncio.Event()
+        self._limit = queue_limit
+        self._on_sent = on_sent
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._close_code: int | None = None
+        self._delivered: dict[str, _Delivered] = {}
+        self._recovering: list[Publication] | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.id}")
+
+    @property
+    def closing(self) -> bool:
+        return self._closing or self.finished.is_set()
+
+    def subscribe(self, types: list[NotificationType]) -> None:
+        """The first subscription replaces the role's defaults; later ones add to it."""
+        if not self.chose_types:
+            self.types.clear()
+            self.chose_types = True
+        self.types.update(types)
+
+    def push(self, text: str) -> bool:
+        """Queue a frame; false when the queue is full (the client is not reading)."""
+        if self.closing:
+            return True
+        if len(self._queue) >= self._limit:
+            return False
+        self._queue.append(text)
+        self._wake.set()
+        return True
+
+    def offer(self, publication: Publication, wire: Callable[[], str]) -> bool:
+        """Deliver a live publication once; false when the socket must be dropped."""
+        if self._recovering is not None:
+            self._recovering.append(publication)
+            return len(self._recovering) <= self._limit
+        if not self._advance(publication):
+            return True
+        if publication.payload.get("type") not in self.types:
+            return True
+        return self.push(wire())
+
+    def _advance(self, publication: Publication) -> bool:
+        seen = self._delivered.get(publication.channel)
+        if seen is None or seen.epoch != publication.epoch:
+            self._delivered[publication.channel] = _Delivered(
+                publication.epoch, publication.offset, publication.offset
+            )
+            return True
+        if publication.offset <= seen.last:
+            return False
+        seen.last = publication.offset
+        return True
+
+    def begin_recovery(self) -> None:
+        self._recovering = []
+
+    def replay(self, history: History, *, since: int, wire: Callable[[Publication], str]) -> bool:
+        """Send what was missed after `since` and not already sent live; false on overflow."""
+        if not history.publications:
+            return True
+        channel = history.publications[0].channel
+        seen = self._delivered.get(channel)
+        if seen is not None and seen.epoch != history.epoch:
+            seen = None
+        for publication in history.publications:
+            if seen is not None and seen.first <= publication.offset <= seen.last:
+                continue
+            if publication.payload.get("type") in self.types and not self.push(wire(publication)):
+                return False
+        last = history.offset if seen is None else max(seen.last, history.offset)
+        self._delivered[channel] = _Delivered(history.epoch, since + 1, last)
+        return True
+
+    def end_recovery(self, wire: Callable[[Publication], str]) -> bool:
+        buffered, self._recovering = self._recovering or [], None
+        return all(self.offer(publication, partial(wire, publication)) for publication in buffered)
+
+    def close(self, code: int | None) -> None:
+        """Close with `code` once the sender is free; None when the client is already gone."""
+        if self.closing:
+            return
+        self._closing = True
+        self._close_code = code
+        self._queue.clear()
+        self._wake.set()
+        if code is None:
+            self.finished.set()
+
+    def abort(self, code: int) -> None:
+        """Drop a socket whose sender is stuck writing to a client that does not read."""
+        if self.finished.is_set():
+            return
+        self._closing = True
+        self._close_code = code
+        self._queue.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+        self._sender = asyncio.create_task(self._close(code), name=f"ws-abort-{self.id}")
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                sent = 0
+                while self._queue:
+                    await self.websocket.send_text(self._queue.popleft())
+                    sent += 1
+                if sent:
+                    self._on_sent(sent)
+                if self._closing:
+                    break
+                self._wake.clear()
+                await self._wake.wait()
+        except Exception as exc:  # the peer went away mid-write: nothing left to tell it
+            log.debug("ws_send_failed", error=str(exc), connection=self.id)
+            self.finished.set()
+            return
+        if self._close_code is not None:
+            await self._close(self._close_code)
+        self.finished.set()
+
+    async def _close(self, code: int) -> None:
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await self.websocket.close(code)
+        except Exception as exc:  # the close frame cannot be written; the server's ping ends it
+            log.debug("ws_close_failed", error=str(exc), connection=self.id)
+        finally:
+            self.finished.set()
+
+    async def wait_sender(self) -> None:
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from bazaar.realtime.hub import Hub
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.realtime
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]

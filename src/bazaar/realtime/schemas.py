@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BroadcastCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=2000)
+    severity: Literal["info", "warning", "critical"] = "info"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class BroadcastRead(BaseModel):
+    type: Literal["system_maintenance"] = "system_maintenance"
+    channel: str
+    offset: int
+    epoch: str
+
+
+class ActiveConnections(BaseModel):
+    total_connections: int = Field(description="Open sockets on every worker")
+    online_users: int
+    this_worker: int = Field(description="Open sockets on the worker that answered")
+
+
+class PresenceEntry(BaseModel):
+    user_id: uuid.UUID
+    connections: int
+
+
+class PresenceRead(BaseModel):
+    users: list[PresenceEntry]
