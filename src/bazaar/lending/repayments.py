@@ -1,0 +1,311 @@
+"""Repayments: record, reverse, re-allocate, and the payoff quote.
+
+Every change to a loan's payments replays all of them against the schedule (rules.allocate), in
+the same transaction, under a lock on the loan row; only the rows whose figures moved are written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
+from bazaar.db import new_id
+from bazaar.events import Event, record_event
+from bazaar.lending import rules
+from bazaar.lending.errors import (
+    InvalidPayment,
+    LoanNotActive,
+    PaymentAlreadyReversed,
+    PaymentExceedsPayoff,
+    PaymentNotFound,
+)
+from bazaar.lending.models import Installment, Loan, Payment, PaymentReversal
+from bazaar.lending.rules import LoanStatus
+from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
+from bazaar.lending.scope import loans_visible
+from bazaar.money import ZERO
+from bazaar.lending.service import customer_user_id, get_loan, record_status_change, routing_ids, today
+
+_INSTALLMENT_COLUMNS = (
+    Installment.id,
+    Installment.number,
+    Installment.starts_on,
+    Installment.due_date,
+    Installment.principal,
+    Installment.interest,
+    Installment.principal_paid,
+    Installment.interest_paid,
+    Installment.interest_waived,
+)
+_reversed = PaymentReversal.id.is_not(None).label("reversed")
+_PAYMENT_READ_COLUMNS = (
+    *(getattr(Payment, name) for name in PaymentRead.model_fields if hasattr(Payment, name)),
+    _reversed,
+    PaymentReversal.reason.label("reversal_reason"),
+)
+
+
+async def installment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[Row[Any]]:
+    query = select(*_INSTALLMENT_COLUMNS).where(Installment.loan_id == loan_id)
+    return (await session.execute(query.order_by(Installment.number))).all()
+
+
+def schedule_of(rows: Sequence[Row[Any]]) -> list[rules.ScheduledInstallment]:
+    return [
+        rules.ScheduledInstallment(
+            number=r.number,
+            starts_on=r.starts_on,
+            due_date=r.due_date,
+            principal=r.principal,
+            interest=r.interest,
+        )
+        for r in rows
+    ]
+
+
+def states_of(rows: Sequence[Row[Any]]) -> list[rules.InstallmentState]:
+    return [
+        rules.InstallmentState(
+            number=r.number,
+            starts_on=r.starts_on,
+            due_date=r.due_date,
+            principal=r.principal,
+            interest=r.interest,
+            principal_paid=r.principal_paid,
+            interest_paid=r.interest_paid,
+            interest_waived=r.interest_waived,
+        )
+        for r in rows
+    ]
+
+
+async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[Row[Any]]:
+    query = (
+        select(
+            Payment.id,
+            Payment.paid_on,
+            Payment.amount,
+            Payment.principal_part,
+            Payment.interest_part,
+            _reversed,
+        )
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(Payment.loan_id == loan_id)
+    )
+    return (await session.execute(query)).all()
+
+
+def records_of(rows: Sequence[Row[Any]]) -> list[rules.PaymentRecord]:
+    return [
+        rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed)
+        for r in rows
+    ]
+
+
+async def _save_allocation(
+    session: AsyncSession,
+    *,
+    loan: Loan,
+    principal: Principal,
+    installments: Sequence[Row[Any]],
+    payments: Sequence[Row[Any]],
+    allocation: rules.Allocation,
+) -> None:
+    moved = [
+        {
+            "id": row.id,
+            "principal_paid": s.principal_paid,
+            "interest_paid": s.interest_paid,
+            "interest_waived": s.interest_waived,
+        }
+        for row, s in zip(installments, allocation.installments, strict=True)
+        if (row.principal_paid, row.interest_paid, row.interest_waived)
+        != (s.principal_paid, s.interest_paid, s.interest_waived)
+    ]
+    if moved:
+        await session.execute(update(Installment), moved)
+    parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
+    shifted = [
+        {"b_id": row.id, "principal_part": principal_part, "interest_part": interest_part}
+        for row in payments
+        # A reversed payment is out of the allocation: it no longer pays anything.
+        for principal_part, interest_part in [parts.get(row.id, (ZERO, ZERO))]
+        if (row.principal_part, row.interest_part) != (principal_part, interest_part)
+    ]
+    if shifted:
+        table = Payment.__table__
+        await session.execute(
+            update(table).where(table.c.id == bindparam("b_id")),
+            shifted,
+        )
+    loan.principal_outstanding = allocation.principal_outstanding
+    loan.interest_outstanding = allocation.interest_outstanding
+    loan.principal_paid = sum((s.principal_paid for s in allocation.installments), ZERO)
+    loan.interest_paid = sum((s.interest_paid for s in allocation.installments), ZERO)
+    loan.oldest_unpaid_due = next(
+        (s.due_date for s in allocation.installments if s.unpaid > 0), None
+    )
+    old = loan.status
+    if allocation.closed_on is not None and old is LoanStatus.DISBURSED:
+        loan.status, loan.closed_on = LoanStatus.CLOSED, allocation.closed_on
+    elif allocation.closed_on is None and old is LoanStatus.CLOSED:
+        loan.status, loan.closed_on = LoanStatus.DISBURSED, None
+    await session.flush()
+    if loan.status is not old:
+        await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)
+
+
+async def record_payment(
+    *, session: AsyncSession, principal: Principal, data: PaymentCreate
+) -> PaymentRead:
+    loan = await get_loan(session=session, principal=principal, loan_id=data.loan_id, lock=True)
+    if loan.status is not LoanStatus.DISBURSED:
+        raise LoanNotActive(details={"status": loan.status})
+    assert loan.disbursed_on is not None  # noqa: S101 - every disbursed loan has the date
+    if not loan.disbursed_on <= data.paid_on <= today():
+        raise InvalidPayment(
+            "paid_on must lie between the disbursement date and today",
+            details={"disbursed_on": loan.disbursed_on, "today": today()},
+        )
+    installments = await installment_rows(session, loan.id)
+    payments = await payment_rows(session, loan.id)
+    schedule, existing = schedule_of(installments), records_of(payments)
+    candidate = rules.PaymentRecord(id=new_id(), paid_on=data.paid_on, amount=data.amount)
+    allocation = rules.allocate(schedule, [*existing, candidate])
+    if allocation.excess > 0:
+        quote = rules.payoff_quote(schedule, existing, data.paid_on)
+        raise PaymentExceedsPayoff(
+            details={"payoff_amount": quote.total, "as_of": data.paid_on, "loan_id": loan.id}
+        )
+    mine = next(p for p in allocation.payments if p.payment_id == candidate.id)
+    payment = Payment(
+        id=candidate.id,
+        **data.model_dump(),
+        recorded_by=principal.user_id,
+        principal_part=mine.principal,
+        interest_part=mine.interest,
+    )
+    session.add(payment)
+    await session.flush()
+    await _save_allocation(
+        session,
+        loan=loan,
+        principal=principal,
+        installments=installments,
+        payments=payments,
+        allocation=allocation,
+    )
+    event = {
+        **routing_ids(loan, await customer_user_id(session, loan)),
+        "payment_id": str(payment.id),
+        "amount": str(payment.amount),
+        "paid_on": payment.paid_on.isoformat(),
+    }
+    record_event(session, Event("payment_received", event))
+    return await get_payment(session=session, principal=principal, payment_id=payment.id)
+
+
+async def get_payment(
+    *, session: AsyncSession, principal: Principal, payment_id: uuid.UUID
+) -> PaymentRead:
+    query = _payments_query(principal).where(Payment.id == payment_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise PaymentNotFound(details={"payment_id": str(payment_id)})
+    return PaymentRead.model_validate(row)
+
+
+def _payments_query(principal: Principal) -> Any:
+    return (
+        select(*_PAYMENT_READ_COLUMNS)
+        .join(Loan, Loan.id == Payment.loan_id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(loans_visible(principal), Payment.deleted_at.is_(None))
+    )
+
+
+async def list_payments(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    loan_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[PaymentRead], int]:
+    query = _payments_query(principal)
+    if loan_id is not None:
+        query = query.where(Payment.loan_id == loan_id)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(Payment.paid_on.desc(), Payment.id.desc()).limit(limit).offset(offset)
+    )
+    return [PaymentRead.model_validate(r) for r in rows], total
+
+
+async def _load_payment(
+    session: AsyncSession, principal: Principal, payment_id: uuid.UUID
+) -> Payment:
+    query = (
+        select(Payment)
+        .join(Loan, Loan.id == Payment.loan_id)
+        .where(Payment.id == payment_id, loans_visible(principal))
+    )
+    payment = (await session.execute(query)).scalar_one_or_none()
+    if payment is None:
+        raise PaymentNotFound(details={"payment_id": str(payment_id)})
+    return payment
+
+
+async def update_payment(
+    *, session: AsyncSession, principal: Principal, payment_id: uuid.UUID, data: PaymentUpdate
+) -> PaymentRead:
+    payment = await _load_payment(session, principal, payment_id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(payment, name, value)
+    await session.flush()
+    return await get_payment(session=session, principal=principal, payment_id=payment_id)
+
+
+async def reverse_payment(
+    *, session: AsyncSession, principal: Principal, payment_id: uuid.UUID, reason: str
+) -> PaymentRead:
+    payment = await _load_payment(session, principal, payment_id)
+    loan = await get_loan(session=session, principal=principal, loan_id=payment.loan_id, lock=True)
+    if loan.status not in (LoanStatus.DISBURSED, LoanStatus.CLOSED):
+        raise LoanNotActive(details={"status": loan.status})
+    installments = await installment_rows(session, loan.id)
+    payments = await payment_rows(session, loan.id)
+    if any(row.id == payment_id and row.reversed for row in payments):
+        raise PaymentAlreadyReversed(details={"payment_id": str(payment_id)})
+    session.add(PaymentReversal(payment_id=payment_id, reason=reason, reversed_by=principal.user_id))
+    records = [
+        rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed or r.id == payment_id)
+        for r in payments
+    ]
+    allocation = rules.allocate(schedule_of(installments), records)
+    await session.flush()
+    await _save_allocation(
+        session,
+        loan=loan,
+        principal=principal,
+        installments=installments,
+        payments=payments,
+        allocation=allocation,
+    )
+    event = {**routing_ids(loan, await customer_user_id(session, loan)), "payment_id": str(payment_id)}
+    record_event(session, Event("payment_reversed", event))
+    return await get_payment(session=session, principal=principal, payment_id=payment_id)
+
+
+async def payoff(*, session: AsyncSession, loan: Loan, as_of: date) -> rules.PayoffQuote:
+    if loan.status not in (LoanStatus.DISBURSED, LoanStatus.CLOSED):
+        raise LoanNotActive(details={"status": loan.status})
+    installments = await installment_rows(session, loan.id)
+    payments = await payment_rows(session, loan.id)
+    return rules.payoff_quote(schedule_of(installments), records_of(payments), as_of)

@@ -1,0 +1,36 @@
+"""Who sees which rows: admins everything, officers their portfolio, customers their own.
+
+Rows outside a caller's scope do not exist for them (404, never 403), so every lookup goes
+through these filters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, select, true
+
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.lending.models import Customer, Loan
+
+
+def customers_visible(principal: Principal) -> ColumnElement[bool]:
+    live = Customer.deleted_at.is_(None)
+    if principal.role is Role.ADMIN:
+        return live & true()
+    if principal.role is Role.OFFICER:
+        return live & (Customer.officer_id == principal.user_id)
+    if principal.role is Role.CUSTOMER:
+        return live & (Customer.user_id == principal.user_id)
+    return false()
+
+
+def loans_visible(principal: Principal) -> ColumnElement[bool]:
+    live = Loan.deleted_at.is_(None)
+    if principal.role is Role.ADMIN:
+        return live & true()
+    if principal.role is Role.OFFICER:
+        return live & (Loan.officer_id == principal.user_id)
+    if principal.role is Role.CUSTOMER:
+        own = select(Customer.id).where(Customer.user_id == principal.user_id)
+        return live & Loan.customer_id.in_(own.scalar_subquery())
+    return false()

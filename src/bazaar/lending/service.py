@@ -1,0 +1,290 @@
+"""Use cases for customers and the loan lifecycle. Services flush; the request commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.db import utcnow
+from bazaar.errors import InvalidInputError
+from bazaar.events import Event, record_event
+from bazaar.lending import rules
+from bazaar.lending.errors import (
+    CustomerHasLoans,
+    CustomerNotFound,
+    IllegalTransition,
+    InvalidLoanTerms,
+    LoanNotEditable,
+    LoanNotFound,
+    MakerChecker,
+    StaleVersion,
+)
+from bazaar.lending.models import Customer, Installment, Loan
+from bazaar.lending.rules import LoanCommand, LoanStatus
+from bazaar.lending.schemas import (
+    CustomerCreate,
+    CustomerUpdate,
+    LoanCreate,
+    LoanTermsIn,
+    LoanUpdate,
+)
+from bazaar.lending.scope import customers_visible, loans_visible
+from bazaar.money import ZERO
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def _check_version(row: Customer | Loan, version: int) -> None:
+    if row.version != version:
+        raise StaleVersion(details={"current_version": row.version, "sent_version": version})
+
+
+async def get_customer(
+    *, session: AsyncSession, principal: Principal, customer_id: uuid.UUID, lock: bool = False
+) -> Customer:
+    query = select(Customer).where(Customer.id == customer_id, customers_visible(principal))
+    if lock:
+        query = query.with_for_update()
+    customer = (await session.execute(query)).scalar_one_or_none()
+    if customer is None:
+        raise CustomerNotFound(details={"customer_id": str(customer_id)})
+    return customer
+
+
+async def list_customers(
+    *, session: AsyncSession, principal: Principal, q: str | None, limit: int, offset: int
+) -> tuple[list[Customer], int]:
+    where = [customers_visible(principal)]
+    if q:
+        pattern = f"%{q.lower()}%"
+        where.append(
+            or_(func.lower(Customer.full_name).like(pattern), Customer.phone.like(f"%{q}%"))
+        )
+    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    rows = await session.execute(
+        select(Customer).where(*where).order_by(Customer.id).limit(limit).offset(offset)
+    )
+    return list(rows.scalars()), total
+
+
+async def create_customer(
+    *, session: AsyncSession, principal: Principal, data: CustomerCreate
+) -> Customer:
+    officer_id = data.officer_id if principal.role is Role.ADMIN else principal.user_id
+    if officer_id is None:
+        raise InvalidInputError("officer_id is required", details={"field": "officer_id"})
+    customer = Customer(**data.model_dump(exclude={"officer_id"}), officer_id=officer_id)
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def update_customer(
+    *, session: AsyncSession, principal: Principal, customer: Customer, data: CustomerUpdate
+) -> Customer:
+    _check_version(customer, data.version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    if principal.role is not Role.ADMIN:
+        changes.pop("officer_id", None)
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    await session.flush()
+    return customer
+
+
+async def delete_customer(*, session: AsyncSession, customer: Customer) -> None:
+    loans = select(func.count()).where(Loan.customer_id == customer.id, Loan.deleted_at.is_(None))
+    if (await session.execute(loans)).scalar_one():
+        raise CustomerHasLoans(details={"customer_id": str(customer.id)})
+    customer.deleted_at = utcnow()
+    await session.flush()
+
+
+async def get_loan(
+    *, session: AsyncSession, principal: Principal, loan_id: uuid.UUID, lock: bool = False
+) -> Loan:
+    query = select(Loan).where(Loan.id == loan_id, loans_visible(principal))
+    if lock:
+        query = query.with_for_update()
+    loan = (await session.execute(query)).scalar_one_or_none()
+    if loan is None:
+        raise LoanNotFound(details={"loan_id": str(loan_id)})
+    return loan
+
+
+def terms_of(loan: Loan, *, disbursed_on: date | None = None) -> rules.LoanTerms:
+    """The loan's terms; dates run from the disbursement date once it is known."""
+    start = disbursed_on or loan.disbursed_on or loan.expected_disbursement_date
+    first = loan.first_repayment_date
+    return rules.LoanTerms(
+        principal=loan.principal,
+        annual_rate=loan.annual_rate,
+        installments=loan.installments,
+        frequency=loan.frequency,
+        interest_method=loan.interest_method,
+        amortization=loan.amortization,
+        grace_on_principal=loan.grace_on_principal,
+        disbursement_date=start,
+        # A first repayment date the actual disbursement overtook no longer applies.
+        first_repayment_date=first if first is not None and first > start else None,
+        currency=loan.currency,
+    )
+
+
+def preview_terms(data: LoanTermsIn) -> rules.LoanTerms:
+    try:
+        return rules.LoanTerms(
+            principal=data.principal,
+            annual_rate=data.annual_rate,
+            installments=data.installments,
+            frequency=data.frequency,
+            interest_method=data.interest_method,
+            amortization=data.amortization,
+            grace_on_principal=data.grace_on_principal,
+            disbursement_date=data.expected_disbursement_date,
+            first_repayment_date=data.first_repayment_date,
+            currency=data.currency,
+        )
+    except rules.TermsError as exc:
+        raise InvalidLoanTerms(str(exc)) from exc
+
+
+async def create_loan(*, session: AsyncSession, principal: Principal, data: LoanCreate) -> Loan:
+    preview_terms(data)
+    customer = await get_customer(
+        session=session, principal=principal, customer_id=data.customer_id
+    )
+    loan = Loan(
+        **data.model_dump(),
+        officer_id=customer.officer_id,
+        created_by=principal.user_id,
+        status=LoanStatus.DRAFT,
+    )
+    session.add(loan)
+    await session.flush()
+    return loan
+
+
+async def update_loan(*, session: AsyncSession, loan: Loan, data: LoanUpdate) -> Loan:
+    if loan.status not in rules.EDITABLE:
+        raise LoanNotEditable(details={"status": loan.status, "editable_in": sorted(rules.EDITABLE)})
+    _check_version(loan, data.version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    merged = LoanTermsIn.model_validate(
+        {name: changes.get(name, getattr(loan, name)) for name in LoanTermsIn.model_fields}
+    )
+    preview_terms(merged)
+    for name, value in changes.items():
+        setattr(loan, name, value)
+    await session.flush()
+    return loan
+
+
+async def delete_loan(*, session: AsyncSession, loan: Loan) -> None:
+    if loan.status is not LoanStatus.DRAFT:
+        raise LoanNotEditable(
+            "Only draft loans can be deleted", details={"status": loan.status}
+        )
+    loan.deleted_at = utcnow()
+    await session.flush()
+
+
+def routing_ids(loan: Loan, customer_user_id: uuid.UUID | None) -> dict[str, Any]:
+    """The ids the realtime layer routes lending events by."""
+    return {
+        "loan_id": str(loan.id),
+        "customer_id": str(loan.customer_id),
+        "officer_id": str(loan.officer_id),
+        "customer_user_id": str(customer_user_id) if customer_user_id else None,
+    }
+
+
+async def customer_user_id(session: AsyncSession, loan: Loan) -> uuid.UUID | None:
+    query = select(Customer.user_id).where(Customer.id == loan.customer_id)
+    return (await session.execute(query)).scalar_one()
+
+
+async def record_status_change(
+    *, session: AsyncSession, loan: Loan, old: LoanStatus, by: uuid.UUID | None
+) -> None:
+    ids = routing_ids(loan, await customer_user_id(session, loan))
+    data = {**ids, "old_status": old.value, "new_status": loan.status.value}
+    record_event(session, Event("loan_status_change", {**data, "by": str(by) if by else None}))
+    if loan.status is LoanStatus.SUBMITTED and old is LoanStatus.DRAFT:
+        record_event(session, Event("new_application", {**ids, "principal": str(loan.principal)}))
+
+
+async def _store_schedule(
+    session: AsyncSession, loan: Loan, terms: rules.LoanTerms
+) -> list[rules.ScheduledInstallment]:
+    schedule = rules.generate_schedule(terms)
+    await session.execute(delete(Installment).where(Installment.loan_id == loan.id))
+    await session.execute(
+        insert(Installment),
+        [
+            {
+                "loan_id": loan.id,
+                "number": item.number,
+                "starts_on": item.starts_on,
+                "due_date": item.due_date,
+                "principal": item.principal,
+                "interest": item.interest,
+            }
+            for item in schedule
+        ],
+    )
+    return schedule
+
+
+async def transition(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    loan: Loan,
+    command: LoanCommand,
+    on: date | None = None,
+) -> Loan:
+    """Apply a lifecycle command; anything the state machine does not allow is a 409."""
+    target = rules.next_status(loan.status, command)
+    if target is None:
+        raise IllegalTransition(
+            details={
+                "status": loan.status,
+                "command": command,
+                "allowed": rules.allowed_commands(loan.status),
+            }
+        )
+    effective = on or today()
+    if command is LoanCommand.SUBMIT:
+        loan.submitted_by = principal.user_id
+    elif command is LoanCommand.APPROVE:
+        if principal.user_id in (loan.created_by, loan.submitted_by):
+            raise MakerChecker()
+        loan.approved_by = principal.user_id
+        await _store_schedule(session, loan, terms_of(loan))
+    elif command is LoanCommand.UNDO_APPROVAL:
+        loan.approved_by = None
+        await session.execute(delete(Installment).where(Installment.loan_id == loan.id))
+    elif command is LoanCommand.DISBURSE:
+        if effective > today():
+            raise InvalidInputError("A loan cannot be disbursed in the future")
+        loan.disbursed_on = effective
+        schedule = await _store_schedule(session, loan, terms_of(loan, disbursed_on=effective))
+        loan.principal_outstanding = loan.principal
+        loan.interest_outstanding = sum((i.interest for i in schedule), ZERO)
+        loan.oldest_unpaid_due = schedule[0].due_date
+    elif command is LoanCommand.WRITE_OFF:
+        loan.written_off_on = effective
+    old = loan.status
+    loan.status = target
+    await session.flush()
+    await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)
+    return loan
