@@ -104,13 +104,16 @@ async def claim_key(db: Database, *, owner_id: uuid.UUID, key: str, digest: str)
     record_id = new_id()
     async with db.engine.begin() as conn:
         values = {"id": record_id, "owner_id": owner_id, "key": key, "request_hash": digest}
-        inserted = await conn.execute(_insert_ignoring_duplicate(conn, values | {"created_at": now}))
+        inserted = await conn.execute(
+            _insert_ignoring_duplicate(conn, values | {"created_at": now})
+        )
         if inserted.rowcount == 1:
             return Claim(record_id)
         stored = (
             await conn.execute(
-                select(table.id, table.request_hash, table.status_code, table.response_body)
-                .where(table.owner_id == owner_id, table.key == key)
+                select(table.id, table.request_hash, table.status_code, table.response_body).where(
+                    table.owner_id == owner_id, table.key == key
+                )
             )
         ).one()
         if stored.request_hash != digest:

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.auth_fixtures import LoggedInUser, LoginAs
 
 from bazaar.auth.roles import Role
 from bazaar.db import utcnow
-from tests.auth_fixtures import LoggedInUser, LoginAs
 
 API = "/api/v1"
 
@@ -58,7 +58,9 @@ class Lending:
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
 
-    async def command(self, loan_id: str, command: str, user: LoggedInUser, **body: Any) -> httpx.Response:
+    async def command(
+        self, loan_id: str, command: str, user: LoggedInUser, **body: Any
+    ) -> httpx.Response:
         return await self.client.post(
             f"{API}/loans/{loan_id}/{command}", json=body or None, headers=user.headers
         )
@@ -85,7 +87,9 @@ class Lending:
         return await self.client.post(f"{API}/payments/", json=body, headers=headers)
 
     async def get_loan(self, loan_id: str, user: LoggedInUser | None = None) -> dict[str, Any]:
-        answer = await self.client.get(f"{API}/loans/{loan_id}", headers=(user or self.officer).headers)
+        answer = await self.client.get(
+            f"{API}/loans/{loan_id}", headers=(user or self.officer).headers
+        )
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 

@@ -25,9 +25,7 @@ async def _loan(loan_id: uuid.UUID, session: SessionDep, principal: LendingUser)
 async def _customer(
     customer_id: uuid.UUID, session: SessionDep, principal: LendingUser
 ) -> Customer:
-    return await service.get_customer(
-        session=session, principal=principal, customer_id=customer_id
-    )
+    return await service.get_customer(session=session, principal=principal, customer_id=customer_id)
 
 
 LoanDep = Annotated[Loan, Depends(_loan)]

@@ -13,14 +13,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Row, and_, case, func, or_, select, type_coerce
+from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.lending import rules
 from bazaar.lending.errors import LoanNotFound
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
-from bazaar.lending.repayments import installment_rows, payment_rows, records_of, schedule_of
+from bazaar.lending.repayments import (
+    AnyRow,
+    installment_rows,
+    payment_rows,
+    records_of,
+    schedule_of,
+)
 from bazaar.lending.rules import Bucket, LoanStatus
 from bazaar.lending.schemas import DashboardStats, DelinquencyRead, LoanRead
 from bazaar.lending.scope import customers_visible, loans_visible
@@ -28,9 +34,12 @@ from bazaar.lending.service import today
 from bazaar.money import ZERO
 from bazaar.sqltypes import Money
 
-_LOAN_COLUMNS = tuple(
-    getattr(Loan, name) for name in LoanRead.model_fields if name in Loan.__table__.c
-) + (Loan.principal_outstanding, Loan.interest_outstanding, Loan.oldest_unpaid_due)
+_LOAN_COLUMNS = (
+    *(getattr(Loan, name) for name in LoanRead.model_fields if name in Loan.__table__.c),
+    Loan.principal_outstanding,
+    Loan.interest_outstanding,
+    Loan.oldest_unpaid_due,
+)
 
 _unpaid = type_coerce(
     Installment.principal
@@ -58,9 +67,7 @@ async def _arrears(
         func.sum(case((Installment.due_date < as_of, _unpaid), else_=ZERO)), Money()
     )
     next_due = type_coerce(
-        func.min(
-            case((and_(Installment.due_date >= as_of, _unpaid > ZERO), Installment.due_date))
-        ),
+        func.min(case((and_(Installment.due_date >= as_of, _unpaid > ZERO), Installment.due_date))),
         Date(),
     )
     query = (
@@ -71,9 +78,7 @@ async def _arrears(
     return {row[0]: (row[1] or ZERO, row[2]) for row in await session.execute(query)}
 
 
-def _delinquency(
-    row: Row[Any], arrears: tuple[Decimal, date | None], as_of: date
-) -> DelinquencyRead:
+def _delinquency(row: AnyRow, arrears: tuple[Decimal, date | None], as_of: date) -> DelinquencyRead:
     days = _days_past_due(row.oldest_unpaid_due, as_of)
     return DelinquencyRead(
         as_of=as_of,
@@ -86,7 +91,7 @@ def _delinquency(
     )
 
 
-def _loan_read(row: Row[Any], delinquency: DelinquencyRead | None) -> LoanRead:
+def _loan_read(row: AnyRow, delinquency: DelinquencyRead | None) -> LoanRead:
     return LoanRead(
         **{name: getattr(row, name) for name in LoanRead.model_fields if name in row._fields},
         allowed_commands=rules.allowed_commands(row.status),
@@ -108,7 +113,7 @@ async def read_loan(
     query = select(*_LOAN_COLUMNS).where(Loan.id == loan_id, loans_visible(principal))
     row = (await session.execute(query)).one_or_none()
     if row is None:
-        raise LoanNotFound(details={"loan_id": str(loan_id)})
+        raise LoanNotFound()
     if row.disbursed_on is None:
         return _loan_read(row, None)
     current = today()
@@ -192,10 +197,17 @@ async def dashboard(
                     Money(),
                 ),
                 type_coerce(
-                    func.sum(case((Loan.status == LoanStatus.DISBURSED, Loan.principal_outstanding), else_=ZERO)),
+                    func.sum(
+                        case(
+                            (Loan.status == LoanStatus.DISBURSED, Loan.principal_outstanding),
+                            else_=ZERO,
+                        )
+                    ),
                     Money(),
                 ),
-                type_coerce(func.sum(case((late, Loan.principal_outstanding), else_=ZERO)), Money()),
+                type_coerce(
+                    func.sum(case((late, Loan.principal_outstanding), else_=ZERO)), Money()
+                ),
                 func.count(case((active & (Loan.oldest_unpaid_due < on), Loan.id))),
             ).where(visible)
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
@@ -29,8 +29,16 @@ from bazaar.lending.models import Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
 from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
 from bazaar.lending.scope import loans_visible
+from bazaar.lending.service import (
+    customer_user_id,
+    get_loan,
+    record_status_change,
+    routing_ids,
+    today,
+)
 from bazaar.money import ZERO
-from bazaar.lending.service import customer_user_id, get_loan, record_status_change, routing_ids, today
+
+AnyRow = Row[*tuple[Any, ...]]
 
 _INSTALLMENT_COLUMNS = (
     Installment.id,
@@ -51,12 +59,12 @@ _PAYMENT_READ_COLUMNS = (
 )
 
 
-async def installment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[Row[Any]]:
+async def installment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
     query = select(*_INSTALLMENT_COLUMNS).where(Installment.loan_id == loan_id)
     return (await session.execute(query.order_by(Installment.number))).all()
 
 
-def schedule_of(rows: Sequence[Row[Any]]) -> list[rules.ScheduledInstallment]:
+def schedule_of(rows: Sequence[AnyRow]) -> list[rules.ScheduledInstallment]:
     return [
         rules.ScheduledInstallment(
             number=r.number,
@@ -69,7 +77,7 @@ def schedule_of(rows: Sequence[Row[Any]]) -> list[rules.ScheduledInstallment]:
     ]
 
 
-def states_of(rows: Sequence[Row[Any]]) -> list[rules.InstallmentState]:
+def states_of(rows: Sequence[AnyRow]) -> list[rules.InstallmentState]:
     return [
         rules.InstallmentState(
             number=r.number,
@@ -85,7 +93,7 @@ def states_of(rows: Sequence[Row[Any]]) -> list[rules.InstallmentState]:
     ]
 
 
-async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[Row[Any]]:
+async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
     query = (
         select(
             Payment.id,
@@ -101,7 +109,7 @@ async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[Ro
     return (await session.execute(query)).all()
 
 
-def records_of(rows: Sequence[Row[Any]]) -> list[rules.PaymentRecord]:
+def records_of(rows: Sequence[AnyRow]) -> list[rules.PaymentRecord]:
     return [
         rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed)
         for r in rows
@@ -113,8 +121,8 @@ async def _save_allocation(
     *,
     loan: Loan,
     principal: Principal,
-    installments: Sequence[Row[Any]],
-    payments: Sequence[Row[Any]],
+    installments: Sequence[AnyRow],
+    payments: Sequence[AnyRow],
     allocation: rules.Allocation,
 ) -> None:
     moved = [
@@ -139,7 +147,7 @@ async def _save_allocation(
         if (row.principal_part, row.interest_part) != (principal_part, interest_part)
     ]
     if shifted:
-        table = Payment.__table__
+        table = cast(Table, Payment.__table__)
         await session.execute(
             update(table).where(table.c.id == bindparam("b_id")),
             shifted,
@@ -167,7 +175,7 @@ async def record_payment(
     loan = await get_loan(session=session, principal=principal, loan_id=data.loan_id, lock=True)
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
-    assert loan.disbursed_on is not None  # noqa: S101 - every disbursed loan has the date
+    assert loan.disbursed_on is not None
     if not loan.disbursed_on <= data.paid_on <= today():
         raise InvalidPayment(
             "paid_on must lie between the disbursement date and today",
@@ -217,7 +225,7 @@ async def get_payment(
     query = _payments_query(principal).where(Payment.id == payment_id)
     row = (await session.execute(query)).one_or_none()
     if row is None:
-        raise PaymentNotFound(details={"payment_id": str(payment_id)})
+        raise PaymentNotFound()
     return PaymentRead.model_validate(row)
 
 
@@ -258,7 +266,7 @@ async def _load_payment(
     )
     payment = (await session.execute(query)).scalar_one_or_none()
     if payment is None:
-        raise PaymentNotFound(details={"payment_id": str(payment_id)})
+        raise PaymentNotFound()
     return payment
 
 
@@ -283,9 +291,13 @@ async def reverse_payment(
     payments = await payment_rows(session, loan.id)
     if any(row.id == payment_id and row.reversed for row in payments):
         raise PaymentAlreadyReversed(details={"payment_id": str(payment_id)})
-    session.add(PaymentReversal(payment_id=payment_id, reason=reason, reversed_by=principal.user_id))
+    session.add(
+        PaymentReversal(payment_id=payment_id, reason=reason, reversed_by=principal.user_id)
+    )
     records = [
-        rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed or r.id == payment_id)
+        rules.PaymentRecord(
+            id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed or r.id == payment_id
+        )
         for r in payments
     ]
     allocation = rules.allocate(schedule_of(installments), records)
@@ -298,7 +310,10 @@ async def reverse_payment(
         payments=payments,
         allocation=allocation,
     )
-    event = {**routing_ids(loan, await customer_user_id(session, loan)), "payment_id": str(payment_id)}
+    event = {
+        **routing_ids(loan, await customer_user_id(session, loan)),
+        "payment_id": str(payment_id),
+    }
     record_event(session, Event("payment_reversed", event))
     return await get_payment(session=session, principal=principal, payment_id=payment_id)
 

@@ -32,7 +32,6 @@ from bazaar.lending.errors import (
 from bazaar.lending.models import Customer
 from bazaar.lending.repayments import installment_rows
 from bazaar.lending.rules import Bucket, LoanCommand, LoanStatus
-from bazaar.money import ZERO
 from bazaar.lending.schemas import (
     CustomerCreate,
     CustomerPage,
@@ -53,6 +52,7 @@ from bazaar.lending.schemas import (
     PayoffQuoteRead,
     ScheduleRead,
 )
+from bazaar.money import ZERO
 
 router = APIRouter()
 
@@ -66,9 +66,7 @@ def _page_of_customers(rows: list[Customer], total: int, limit: int, offset: int
     return CustomerPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post(
-    "/customers/", status_code=201, tags=["customers"], responses=error_responses()
-)
+@router.post("/customers/", status_code=201, tags=["customers"], responses=error_responses())
 async def create_customer(
     body: CustomerCreate, session: SessionDep, principal: StaffOnly
 ) -> CustomerRead:
@@ -132,12 +130,12 @@ def _schedule_read(items: list[InstallmentRead]) -> ScheduleRead:
     )
 
 
-@router.post(
-    "/loans/schedule-preview", tags=["loans"], responses=error_responses(InvalidLoanTerms)
-)
+@router.post("/loans/schedule-preview", tags=["loans"], responses=error_responses(InvalidLoanTerms))
 async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> ScheduleRead:
     schedule = rules.generate_schedule(service.preview_terms(body))
-    return _schedule_read([InstallmentRead.model_validate(i, from_attributes=True) for i in schedule])
+    return _schedule_read(
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule]
+    )
 
 
 @router.post(
@@ -148,7 +146,9 @@ async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> Schedul
 )
 async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingUser) -> LoanRead:
     loan = await service.create_loan(session=session, principal=principal, data=body)
-    return await queries.read_loan(session=session, principal=principal, loan_id=loan.id, as_of=None)
+    return await queries.read_loan(
+        session=session, principal=principal, loan_id=loan.id, as_of=None
+    )
 
 
 @router.get("/loans/", tags=["loans"])
@@ -218,7 +218,9 @@ async def _update_loan(
     body: LoanUpdate, loan: LoanDep, session: SessionDep, principal: StaffOnly
 ) -> LoanRead:
     await service.update_loan(session=session, loan=loan, data=body)
-    return await queries.read_loan(session=session, principal=principal, loan_id=loan.id, as_of=None)
+    return await queries.read_loan(
+        session=session, principal=principal, loan_id=loan.id, as_of=None
+    )
 
 
 _EDIT_ERRORS = error_responses(LoanNotFound, LoanNotEditable, StaleVersion, InvalidLoanTerms)
@@ -248,7 +250,9 @@ async def _command(
     session: SessionDep, loan: LoanDep, principal: LendingUser, command: LoanCommand
 ) -> LoanRead:
     await service.transition(session=session, principal=principal, loan=loan, command=command)
-    return await queries.read_loan(session=session, principal=principal, loan_id=loan.id, as_of=None)
+    return await queries.read_loan(
+        session=session, principal=principal, loan_id=loan.id, as_of=None
+    )
 
 
 @router.post("/loans/{loan_id}/submit", tags=["loan commands"], responses=_COMMAND_ERRORS)
@@ -276,9 +280,7 @@ async def reject_loan(session: SessionDep, loan: LoanDep, principal: AdminOnly) 
 
 
 @router.post("/loans/{loan_id}/undo-approval", tags=["loan commands"], responses=_COMMAND_ERRORS)
-async def undo_loan_approval(
-    session: SessionDep, loan: LoanDep, principal: AdminOnly
-) -> LoanRead:
+async def undo_loan_approval(session: SessionDep, loan: LoanDep, principal: AdminOnly) -> LoanRead:
     return await _command(session, loan, principal, LoanCommand.UNDO_APPROVAL)
 
 
@@ -295,7 +297,9 @@ async def disburse_loan(
     await service.transition(
         session=session, principal=principal, loan=loan, command=LoanCommand.DISBURSE, on=on
     )
-    return await queries.read_loan(session=session, principal=principal, loan_id=loan.id, as_of=None)
+    return await queries.read_loan(
+        session=session, principal=principal, loan_id=loan.id, as_of=None
+    )
 
 
 @router.get("/loans/{loan_id}/schedule", tags=["loans"], responses=error_responses(LoanNotFound))
@@ -305,7 +309,9 @@ async def loan_schedule(loan: LoanDep, session: SessionDep) -> ScheduleRead:
     if rows:
         return _schedule_read([InstallmentRead.model_validate(r) for r in rows])
     preview = rules.generate_schedule(service.terms_of(loan))
-    return _schedule_read([InstallmentRead.model_validate(i, from_attributes=True) for i in preview])
+    return _schedule_read(
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in preview]
+    )
 
 
 @router.get(
@@ -362,9 +368,7 @@ async def list_payments(
     return PaymentPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get(
-    "/payments/loan/{loan_id}", tags=["payments"], responses=error_responses(LoanNotFound)
-)
+@router.get("/payments/loan/{loan_id}", tags=["payments"], responses=error_responses(LoanNotFound))
 async def list_loan_payments(
     loan: LoanDep,
     session: SessionDep,
@@ -416,7 +420,9 @@ async def reverse_payment(
 async def dashboard_stats(
     session: SessionDep,
     principal: StaffOnly,
-    collected_from: Annotated[date | None, Query(description="Default: first of this month")] = None,
+    collected_from: Annotated[
+        date | None, Query(description="Default: first of this month")
+    ] = None,
     collected_to: Annotated[date | None, Query(description="Default: today")] = None,
 ) -> DashboardStats:
     end = collected_to or service.today()

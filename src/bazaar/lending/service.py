@@ -55,7 +55,7 @@ async def get_customer(
         query = query.with_for_update()
     customer = (await session.execute(query)).scalar_one_or_none()
     if customer is None:
-        raise CustomerNotFound(details={"customer_id": str(customer_id)})
+        raise CustomerNotFound()
     return customer
 
 
@@ -116,7 +116,7 @@ async def get_loan(
         query = query.with_for_update()
     loan = (await session.execute(query)).scalar_one_or_none()
     if loan is None:
-        raise LoanNotFound(details={"loan_id": str(loan_id)})
+        raise LoanNotFound()
     return loan
 
 
@@ -175,7 +175,9 @@ async def create_loan(*, session: AsyncSession, principal: Principal, data: Loan
 
 async def update_loan(*, session: AsyncSession, loan: Loan, data: LoanUpdate) -> Loan:
     if loan.status not in rules.EDITABLE:
-        raise LoanNotEditable(details={"status": loan.status, "editable_in": sorted(rules.EDITABLE)})
+        raise LoanNotEditable(
+            details={"status": loan.status, "editable_in": sorted(rules.EDITABLE)}
+        )
     _check_version(loan, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     merged = LoanTermsIn.model_validate(
@@ -190,9 +192,7 @@ async def update_loan(*, session: AsyncSession, loan: Loan, data: LoanUpdate) ->
 
 async def delete_loan(*, session: AsyncSession, loan: Loan) -> None:
     if loan.status is not LoanStatus.DRAFT:
-        raise LoanNotEditable(
-            "Only draft loans can be deleted", details={"status": loan.status}
-        )
+        raise LoanNotEditable("Only draft loans can be deleted", details={"status": loan.status})
     loan.deleted_at = utcnow()
     await session.flush()
 
