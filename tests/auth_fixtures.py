@@ -10,13 +10,14 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from bazaar.auth.context import auth_context
 from bazaar.auth.roles import Role
-from bazaar.auth.service import create_user
+from bazaar.auth.service import create_user, get_user
 from bazaar.auth.sessions import start_session
 from bazaar.db import unit_of_work
 
@@ -42,12 +43,15 @@ LoginAs = Callable[..., Awaitable[LoggedInUser]]
 
 
 async def create_logged_in_user(
-    app: FastAPI, role: Role, *, email: str | None = None, password: str = TEST_PASSWORD
+    state: Any, role: Role, *, email: str | None = None, password: str = TEST_PASSWORD
 ) -> LoggedInUser:
-    """A new user of this role, with a live session (as after POST /auth/login)."""
+    """A new user of this role, with a live session (as after POST /auth/login).
+
+    `state` holds settings, db, events and redis: `app.state`, or a Runtime for a live server.
+    """
     email = email or f"{role.value}-{next(_numbers)}@test.bazaar"
-    context = auth_context(app.state)
-    async with unit_of_work(app.state.db, app.state.events) as session:
+    context = auth_context(state)
+    async with unit_of_work(state.db, state.events) as session:
         user = await create_user(
             session=session,
             email=email,
@@ -74,6 +78,15 @@ def login_as(app: FastAPI) -> LoginAs:
     async def login(
         role: Role, email: str | None = None, password: str = TEST_PASSWORD
     ) -> LoggedInUser:
-        return await create_logged_in_user(app, role, email=email, password=password)
+        return await create_logged_in_user(app.state, role, email=email, password=password)
 
     return login
+
+
+async def new_session_headers(state: Any, user: LoggedInUser) -> dict[str, str]:
+    """Headers of a further session of the same user (another device logging in)."""
+    context = auth_context(state)
+    async with unit_of_work(state.db, state.events) as session:
+        account = await get_user(session=session, user_id=user.id)
+        pair = await start_session(session=session, context=context, user=account)
+    return {"Authorization": f"Bearer {pair.access_token}"}

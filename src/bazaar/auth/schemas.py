@@ -48,7 +48,7 @@ class LoginRequest(Strict):
 
 
 class RefreshRequest(Strict):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
+    refresh_token: Annotated[str, Field(min_length=1, max_length=2048)]
 
 
 class ChangePasswordRequest(Strict):
