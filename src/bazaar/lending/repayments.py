@@ -170,8 +170,13 @@ async def _save_allocation(
 
 
 async def record_payment(
-    *, session: AsyncSession, principal: Principal, data: PaymentCreate
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    data: PaymentCreate,
+    payment_id: uuid.UUID | None = None,
 ) -> PaymentRead:
+    """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
     loan = await get_loan(session=session, principal=principal, loan_id=data.loan_id, lock=True)
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
@@ -184,12 +189,19 @@ async def record_payment(
     installments = await installment_rows(session, loan.id)
     payments = await payment_rows(session, loan.id)
     schedule, existing = schedule_of(installments), records_of(payments)
-    candidate = rules.PaymentRecord(id=new_id(), paid_on=data.paid_on, amount=data.amount)
+    candidate = rules.PaymentRecord(
+        id=payment_id or new_id(), paid_on=data.paid_on, amount=data.amount
+    )
     allocation = rules.allocate(schedule, [*existing, candidate])
     if allocation.excess > 0:
         quote = rules.payoff_quote(schedule, existing, data.paid_on)
         raise PaymentExceedsPayoff(
-            details={"payoff_amount": quote.total, "as_of": data.paid_on, "loan_id": loan.id}
+            # Money leaves as a string: the error encoder would turn a Decimal into a float.
+            details={
+                "payoff_amount": str(quote.total),
+                "as_of": data.paid_on.isoformat(),
+                "loan_id": str(loan.id),
+            }
         )
     mine = next(p for p in allocation.payments if p.payment_id == candidate.id)
     payment = Payment(
@@ -281,7 +293,12 @@ async def update_payment(
 
 
 async def reverse_payment(
-    *, session: AsyncSession, principal: Principal, payment_id: uuid.UUID, reason: str
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    payment_id: uuid.UUID,
+    reason: str,
+    reversal_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     payment = await _load_payment(session, principal, payment_id)
     loan = await get_loan(session=session, principal=principal, loan_id=payment.loan_id, lock=True)
@@ -292,7 +309,12 @@ async def reverse_payment(
     if any(row.id == payment_id and row.reversed for row in payments):
         raise PaymentAlreadyReversed(details={"payment_id": str(payment_id)})
     session.add(
-        PaymentReversal(payment_id=payment_id, reason=reason, reversed_by=principal.user_id)
+        PaymentReversal(
+            id=reversal_id or new_id(),
+            payment_id=payment_id,
+            reason=reason,
+            reversed_by=principal.user_id,
+        )
     )
     records = [
         rules.PaymentRecord(
