@@ -1,0 +1,132 @@
+"""API keys: shown once, stored as a digest, accepted two ways, limited by scope, revocable."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+from tests.auth_fixtures import LoggedInUser, LoginAs
+
+from bazaar.auth.models import ApiKey
+from bazaar.auth.opaque_tokens import hash_secret
+from bazaar.auth.roles import Role
+from bazaar.db import unit_of_work
+
+KEYS = "/api/v1/api-keys"
+
+
+async def create_key(
+    client: httpx.AsyncClient, user: LoggedInUser, **fields: object
+) -> dict[str, object]:
+    response = await client.post(KEYS, headers=user.headers, json={"name": "sync", **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def test_the_key_is_shown_once_and_stored_as_a_digest(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+
+    created = await create_key(client, officer)
+    listed = (await client.get(KEYS, headers=officer.headers)).json()
+
+    key = str(created["key"])
+    assert key.startswith(f"{created['prefix']}_")
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert "key" not in listed[0]
+    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+        stored = (await session.scalars(select(ApiKey))).one()
+    assert stored.key_hash == hash_secret(key)
+    assert key not in stored.key_hash
+
+
+async def test_a_key_acts_as_its_owner_through_either_header(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    key = str((await create_key(client, officer))["key"])
+
+    bearer = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+    header = await client.get("/api/v1/auth/me", headers={"X-API-Key": key})
+
+    assert bearer.json()["id"] == header.json()["id"] == str(officer.id)
+
+
+async def test_a_read_key_cannot_write_and_keys_cannot_manage_keys_or_sessions(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    read_key = {"X-API-Key": str((await create_key(client, officer, scope="read"))["key"])}
+    write_key = {"X-API-Key": str((await create_key(client, officer, scope="write"))["key"])}
+    profile = {"full_name": "Renamed"}
+
+    assert (await client.get("/api/v1/users/me", headers=read_key)).status_code == 200
+    refused = await client.put(f"/api/v1/users/{officer.id}", headers=read_key, json=profile)
+    allowed = await client.put(f"/api/v1/users/{officer.id}", headers=write_key, json=profile)
+    minting = await client.post(KEYS, headers=write_key, json={"name": "more"})
+    logout = await client.post("/api/v1/auth/logout", headers=write_key)
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+    assert allowed.status_code == 200
+    assert minting.status_code == 403
+    assert logout.status_code == 403
+
+
+async def test_revoked_keys_and_keys_of_deactivated_owners_stop_working(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    revoked = await create_key(client, officer)
+    kept = await create_key(client, officer)
+
+    deleted = await client.delete(f"{KEYS}/{revoked['id']}", headers=officer.headers)
+    after_revoke = await client.get("/api/v1/auth/me", headers={"X-API-Key": str(revoked["key"])})
+    still = await client.get("/api/v1/auth/me", headers={"X-API-Key": str(kept["key"])})
+    await client.delete(f"/api/v1/users/{officer.id}", headers=admin.headers)
+    after_deactivation = await client.get(
+        "/api/v1/auth/me", headers={"X-API-Key": str(kept["key"])}
+    )
+
+    assert deleted.status_code == 204
+    assert after_revoke.status_code == 401
+    assert still.status_code == 200
+    assert after_deactivation.status_code == 401
+
+
+async def test_others_keys_are_invisible_except_to_admins(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer, customer = (
+        await login_as(Role.ADMIN),
+        await login_as(Role.OFFICER),
+        await login_as(Role.CUSTOMER),
+    )
+    key = await create_key(client, officer)
+
+    assert (await client.get(KEYS, headers=customer.headers)).json() == []
+    assert (await client.delete(f"{KEYS}/{key['id']}", headers=customer.headers)).status_code == 404
+    admin_view = await client.get(KEYS, headers=admin.headers, params={"owner_id": str(officer.id)})
+    assert [k["id"] for k in admin_view.json()] == [key["id"]]
+
+
+async def test_only_admins_mint_keys_for_others(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    node = await login_as(Role.NODE)
+
+    for_node = await client.post(
+        KEYS, headers=admin.headers, json={"name": "field laptop 7", "owner_id": str(node.id)}
+    )
+    stolen = await client.post(
+        KEYS, headers=officer.headers, json={"name": "mine now", "owner_id": str(admin.id)}
+    )
+
+    assert for_node.status_code == 201
+    me = await client.get("/api/v1/auth/me", headers={"X-API-Key": for_node.json()["key"]})
+    assert me.json()["role"] == "node"
+    assert stolen.status_code == 422
+    assert stolen.json()["error"]["code"] == "field_not_allowed"
