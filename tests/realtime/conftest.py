@@ -11,11 +11,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from tests.backends import Backend
 from tests.realtime.realtime_support import BrokerFactory
 
+from bazaar.config import Settings
 from bazaar.realtime.presence import MemoryPresence, Presence, RedisPresence
 
 REDIS_URL = os.environ.get("BAZAAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -68,3 +71,23 @@ async def presence_factory(
         return
     async with redis_space() as (client, prefix):
         yield lambda **options: RedisPresence(client, prefix=prefix, **options)
+
+
+APP_ORIGIN = "https://app.bazaar.test"
+
+
+@pytest.fixture
+def ws_overrides() -> dict[str, object]:
+    """Settings a test changes; parametrize it to change them."""
+    return {}
+
+
+@pytest.fixture
+def settings(backend: Backend, ws_overrides: dict[str, object]) -> Settings:
+    return backend.settings(**{"cors_origins": [APP_ORIGIN], **ws_overrides})
+
+
+@pytest.fixture
+async def http(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        yield client

@@ -118,6 +118,16 @@ async def test_history_beyond_its_size_cannot_be_recovered(brokers: BrokerFactor
     assert [p.offset for p in recent.publications] == [396, 397, 398, 399, 400]
 
 
+async def test_the_history_window_is_exactly_its_size(brokers: BrokerFactory) -> None:
+    broker = await brokers.make(history_size=10)
+    await _publish(broker, "c", 30)
+
+    assert not (await broker.history("c", since=19)).complete
+    assert [p.offset for p in (await broker.history("c", since=20)).publications] == list(
+        range(21, 31)
+    )
+
+
 async def test_an_offset_from_the_future_is_not_complete(brokers: BrokerFactory) -> None:
     broker = await brokers.make()
     await _publish(broker, "c", 2)

@@ -201,7 +201,9 @@ redis.call('PUBLISH', ARGV[6], offset .. '\\n' .. epoch .. '\\n' .. ARGV[7] .. '
 return {offset, epoch}
 """
 
-# KEYS: stream, meta. ARGV: since (-1 for position only), limit, new epoch, meta_ttl_ms.
+# KEYS: stream, meta. ARGV: since (-1 for position only), history size, new epoch, meta_ttl_ms.
+# MAXLEN ~ trims whole stream nodes only, so more than N entries may be stored; reading only
+# the last N keeps the recovery window exactly N, as in memory.
 _HISTORY = """
 local epoch = redis.call('HGET', KEYS[2], 'e')
 if not epoch then
@@ -214,7 +216,8 @@ local top = tonumber(redis.call('HGET', KEYS[2], 's')) or 0
 local since = tonumber(ARGV[1])
 local entries = {}
 if since >= 0 and since < top then
-  entries = redis.call('XRANGE', KEYS[1], (since + 1) .. '-0', '+', 'COUNT', ARGV[2])
+  local first = math.max(since, top - tonumber(ARGV[2])) + 1
+  entries = redis.call('XRANGE', KEYS[1], first .. '-0', '+', 'COUNT', ARGV[2])
 end
 return {epoch, top, entries}
 """
@@ -242,7 +245,9 @@ class RedisBroker:
         self._size = history_size
         self._ttl_ms = int(history_ttl * 1000)
         self._meta_ttl_ms = int(max(meta_ttl, history_ttl) * 1000)
-        self._fanout_channel = f"{prefix}:fanout"
+        # Pub/sub ignores the logical database: name it so apps on other databases stay apart.
+        database = redis.connection_pool.connection_kwargs.get("db", 0)
+        self._fanout_channel = f"{prefix}:fanout:db{database}"
         self._fanout = _Fanout()
         self._publish_script = redis.register_script(_PUBLISH)
         self._history_script = redis.register_script(_HISTORY)

@@ -160,13 +160,15 @@ class Connection:
         buffered, self._recovering = self._recovering or [], None
         return all(self.offer(publication, partial(wire, publication)) for publication in buffered)
 
-    def close(self, code: int | None) -> None:
-        """Close with `code` once the sender is free; None when the client is already gone."""
+    def close(self, code: int | None, *, discard: bool = False) -> None:
+        """Close with `code` after the queued frames (dropped with `discard`); None when the
+        client is already gone."""
         if self.closing:
             return
         self._closing = True
         self._close_code = code
-        self._queue.clear()
+        if discard or code is None:
+            self._queue.clear()
         self._wake.set()
         if code is None:
             self.finished.set()

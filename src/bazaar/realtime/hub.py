@@ -111,6 +111,8 @@ class Hub:
         )
 
     async def start(self) -> None:
+        # Kept so that code on another thread (a test, a sync callback) can reach the hub.
+        self.loop = asyncio.get_running_loop()
         await self.broker.start()
         self._stop_listening = self.broker.subscribe(self._dispatch)
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat")
@@ -195,7 +197,8 @@ class Hub:
 
     def close_connection(self, connection: Connection, code: CloseCode) -> None:
         self.metrics.closed.labels(str(code.value)).inc()
-        connection.close(code)
+        # A revoked user gets nothing more, not even what was already queued.
+        connection.close(code, discard=code is CloseCode.REVOKED)
 
     async def _announce(self, kind: NotificationType, connection: Connection) -> None:
         data = {"user_id": connection.user_id, "role": connection.principal.role.value}
