@@ -1,0 +1,121 @@
+"""Rate limits: failed logins per account and per address, signup and refresh per address."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from types import SimpleNamespace
+
+import httpx
+import limits.aio.storage.memory
+import limits.aio.storage.redis.redispy
+import pytest
+from fastapi import FastAPI
+from tests.auth_fixtures import LoginAs
+
+from bazaar.auth.context import auth_context
+from bazaar.auth.passwords import PasswordHasher
+from bazaar.auth.roles import Role
+
+LOGIN = "/api/v1/auth/login"
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self, inner: PasswordHasher) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.verified = 0
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        self.verified += 1
+        return await super().verify(stored_hash, password)
+
+
+def move_clock(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Let the limiter's windows pass: both storages read the wall clock through `time`."""
+    later = SimpleNamespace(time=lambda: time.time() + seconds)
+    monkeypatch.setattr(limits.aio.storage.memory, "time", later)
+    monkeypatch.setattr(limits.aio.storage.redis.redispy, "time", later)
+
+
+async def test_150_wrong_passwords_are_not_all_evaluated_and_the_account_recovers(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await login_as(Role.CUSTOMER)
+    counting = CountingHasher(auth_context(app.state).hasher)
+    monkeypatch.setattr(app.state, "auth", replace(auth_context(app.state), hasher=counting))
+    wrong = {"email": user.email, "password": "not the password"}
+
+    statuses = [(await client.post(LOGIN, json=wrong)).status_code for _ in range(150)]
+    limited = await client.post(LOGIN, json={"email": user.email, "password": user.password})
+
+    assert counting.verified <= 100
+    assert statuses.count(401) == counting.verified
+    assert statuses[-1] == 429
+    assert set(statuses) == {401, 429}
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+
+    move_clock(monkeypatch, 3601)
+    again = await client.post(LOGIN, json={"email": user.email, "password": user.password})
+    assert again.status_code == 200
+
+
+async def test_an_attack_on_one_account_leaves_the_others_alone(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    victim, bystander = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
+    for _ in range(25):
+        await client.post(LOGIN, json={"email": victim.email, "password": "guess guess"})
+
+    response = await client.post(
+        LOGIN, json={"email": bystander.email, "password": bystander.password}
+    )
+
+    assert response.status_code == 200
+
+
+async def test_failed_logins_from_one_address_are_limited_across_accounts(
+    client: httpx.AsyncClient,
+) -> None:
+    statuses = [
+        (
+            await client.post(LOGIN, json={"email": f"u{n}@example.com", "password": "guess guess"})
+        ).status_code
+        for n in range(61)
+    ]
+
+    assert statuses[:60] == [401] * 60
+    assert statuses[60] == 429
+
+
+async def test_signups_are_limited_per_address(client: httpx.AsyncClient) -> None:
+    def signup(n: int) -> dict[str, str]:
+        return {
+            "email": f"shop{n}@example.com",
+            "password": "a shop on every corner",
+            "full_name": f"Shop {n}",
+        }
+
+    statuses = [
+        (await client.post("/api/v1/auth/signup", json=signup(n))).status_code for n in range(21)
+    ]
+
+    assert statuses[:20] == [201] * 20
+    assert statuses[20] == 429
+
+
+async def test_authenticated_calls_are_limited_per_user(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = auth_context(app.state)
+    tight = replace(context.rules, per_user=limits.parse_many("3/minute"))
+    monkeypatch.setattr(app.state, "auth", replace(context, rules=tight))
+    user, other = await login_as(Role.OFFICER), await login_as(Role.OFFICER)
+
+    statuses = [
+        (await client.get("/api/v1/auth/me", headers=user.headers)).status_code for _ in range(4)
+    ]
+
+    assert statuses == [200, 200, 200, 429]
+    assert (await client.get("/api/v1/auth/me", headers=other.headers)).status_code == 200
