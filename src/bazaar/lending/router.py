@@ -101,7 +101,7 @@ async def get_customer(customer: CustomerDep) -> CustomerRead:
     responses=error_responses(CustomerNotFound, StaleVersion),
 )
 async def update_customer(
-    body: CustomerUpdate, customer: CustomerDep, session: SessionDep, principal: StaffOnly
+    principal: StaffOnly, body: CustomerUpdate, customer: CustomerDep, session: SessionDep
 ) -> CustomerRead:
     updated = await service.update_customer(
         session=session, principal=principal, customer=customer, data=body
@@ -116,7 +116,7 @@ async def update_customer(
     responses=error_responses(CustomerNotFound, CustomerHasLoans),
 )
 async def delete_customer(
-    customer: CustomerDep, session: SessionDep, principal: StaffOnly
+    principal: StaffOnly, customer: CustomerDep, session: SessionDep
 ) -> Response:
     await service.delete_customer(session=session, customer=customer)
     return Response(status_code=204)
@@ -215,7 +215,7 @@ async def get_loan(
 
 
 async def _update_loan(
-    body: LoanUpdate, loan: LoanDep, session: SessionDep, principal: StaffOnly
+    principal: StaffOnly, body: LoanUpdate, loan: LoanDep, session: SessionDep
 ) -> LoanRead:
     await service.update_loan(session=session, loan=loan, data=body)
     return await queries.read_loan(
@@ -238,7 +238,7 @@ router.patch("/loans/{loan_id}", tags=["loans"], responses=_EDIT_ERRORS, name="p
     tags=["loans"],
     responses=error_responses(LoanNotFound, LoanNotEditable),
 )
-async def delete_loan(loan: LoanDep, session: SessionDep, principal: StaffOnly) -> Response:
+async def delete_loan(principal: StaffOnly, loan: LoanDep, session: SessionDep) -> Response:
     await service.delete_loan(session=session, loan=loan)
     return Response(status_code=204)
 
@@ -270,28 +270,28 @@ async def withdraw_loan(session: SessionDep, loan: LoanDep, principal: LendingUs
     tags=["loan commands"],
     responses=error_responses(LoanNotFound, IllegalTransition, MakerChecker),
 )
-async def approve_loan(session: SessionDep, loan: LoanDep, principal: AdminOnly) -> LoanRead:
+async def approve_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
     return await _command(session, loan, principal, LoanCommand.APPROVE)
 
 
 @router.post("/loans/{loan_id}/reject", tags=["loan commands"], responses=_COMMAND_ERRORS)
-async def reject_loan(session: SessionDep, loan: LoanDep, principal: AdminOnly) -> LoanRead:
+async def reject_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
     return await _command(session, loan, principal, LoanCommand.REJECT)
 
 
 @router.post("/loans/{loan_id}/undo-approval", tags=["loan commands"], responses=_COMMAND_ERRORS)
-async def undo_loan_approval(session: SessionDep, loan: LoanDep, principal: AdminOnly) -> LoanRead:
+async def undo_loan_approval(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
     return await _command(session, loan, principal, LoanCommand.UNDO_APPROVAL)
 
 
 @router.post("/loans/{loan_id}/write-off", tags=["loan commands"], responses=_COMMAND_ERRORS)
-async def write_off_loan(session: SessionDep, loan: LoanDep, principal: AdminOnly) -> LoanRead:
+async def write_off_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
     return await _command(session, loan, principal, LoanCommand.WRITE_OFF)
 
 
 @router.post("/loans/{loan_id}/disburse", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def disburse_loan(
-    session: SessionDep, loan: LoanDep, principal: AdminOnly, body: DisburseRequest | None = None
+    principal: AdminOnly, session: SessionDep, loan: LoanDep, body: DisburseRequest | None = None
 ) -> LoanRead:
     on = body.disbursed_on if body is not None else None
     await service.transition(
@@ -346,7 +346,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
     ),
 )
 async def record_payment(
-    claim: IdempotencyDep, session: SessionDep, principal: StaffOnly, body: PaymentCreate
+    principal: StaffOnly, claim: IdempotencyDep, session: SessionDep, body: PaymentCreate
 ) -> Response:
     if claim.replay is not None:
         return claim.replay
@@ -391,7 +391,7 @@ async def get_payment(
 
 @router.put("/payments/{payment_id}", tags=["payments"], responses=error_responses(PaymentNotFound))
 async def update_payment(
-    payment_id: uuid.UUID, body: PaymentUpdate, session: SessionDep, principal: StaffOnly
+    principal: StaffOnly, payment_id: uuid.UUID, body: PaymentUpdate, session: SessionDep
 ) -> PaymentRead:
     """Reference and notes only: money is corrected by a reversal and a new payment."""
     return await repayments.update_payment(
