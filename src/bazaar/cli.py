@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from bazaar import __version__
+from bazaar.auth.cli import user_app
 from bazaar.config import ConfigurationError, Settings, get_settings
 from bazaar.demo import seed_demo
 from bazaar.migrate import upgrade
@@ -18,6 +19,7 @@ from bazaar.runtime import Runtime
 from bazaar.scheduler import Scheduler
 
 app = typer.Typer(help="Bazaar: the MSME marketplace backend.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 
 def load_settings() -> Settings:
