@@ -8,8 +8,11 @@ from bazaar.auth import router as auth
 from bazaar.errors import error_responses
 from bazaar.lending import router as lending
 from bazaar.realtime import router as realtime
+from bazaar.sync import router as sync
 
 api_router = APIRouter(prefix="/api/v1", responses=error_responses())
 api_router.include_router(auth.router)
 api_router.include_router(lending.router)
 api_router.include_router(realtime.router)
+api_router.include_router(sync.router)
+api_router.include_router(sync.dashboard)

@@ -1,0 +1,274 @@
+"""Change capture: every flushed write to a registered syncable row is stamped (HLC, origin
+node) and appended to `change_log` in the same transaction; on a field node it also enters
+the outbox (`sync_items`). Services and routes need no sync code of their own.
+
+The stamp is the node's own clock for local writes. While a peer's mutation is applied
+(`remote_origin`), rows written are stamped with that peer as origin, so the change is not
+sent back to it, and the entries are collected to be returned in the push answer instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, UOWTransaction
+
+from bazaar.config import Settings, get_settings
+from bazaar.db import Database, new_id
+from bazaar.sync.codec import encode
+from bazaar.sync.hlc import HybridClock
+from bazaar.sync.models import ChangeLog, SyncItem
+from bazaar.sync.registry import META_FIELDS, LocalChange, SyncEntity, entity, entity_for
+
+CONTEXT_KEY = "bazaar.sync.context"
+_REMOTE_KEY = "bazaar.sync.remote"
+_CAPTURED_KEY = "bazaar.sync.captured"
+_PENDING_KEY = "bazaar.sync.pending"
+_LOCKED_KEY = "bazaar.sync.locked"
+# Any constant works; it only has to be the same in every process writing the change log.
+_CHANGE_LOG_LOCK = 0x62617A61
+
+
+@dataclass
+class SyncContext:
+    node_id: str
+    clock: HybridClock
+    outbox: bool
+    """True on a field node: local writes are queued for the hub."""
+
+
+def context_for(settings: Settings) -> SyncContext:
+    return SyncContext(
+        settings.node_id, HybridClock(settings.node_id), outbox=settings.sync_hub_url is not None
+    )
+
+
+def install(db: Database, settings: Settings) -> SyncContext:
+    """Give every session of `db` this node's identity and clock."""
+    context = context_for(settings)
+    db.sessionmaker.configure(info={CONTEXT_KEY: context})
+    return context
+
+
+def installed(db: Database) -> SyncContext | None:
+    info = db.sessionmaker.kw.get("info") or {}
+    context = info.get(CONTEXT_KEY)
+    return context if isinstance(context, SyncContext) else None
+
+
+@cache
+def _fallback_context() -> SyncContext:
+    # Sessions made outside an installed Database (one-off scripts) still log their changes.
+    return context_for(get_settings())
+
+
+def context_of(session: Session) -> SyncContext:
+    context = session.info.get(CONTEXT_KEY)
+    return context if isinstance(context, SyncContext) else _fallback_context()
+
+
+@contextmanager
+def remote_origin(
+    session: AsyncSession, *, node_id: str, hlc: str, field_hlc: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Within the block, writes are stamped as `node_id`'s at `hlc` (the hub's receive time,
+    which orders rows) while each written field is clocked at `field_hlc` (when the node made
+    the edit, which is what latest_timestamp compares); yields the change-log rows written."""
+    info = session.sync_session.info
+    captured: list[dict[str, Any]] = []
+    info[_REMOTE_KEY], info[_CAPTURED_KEY] = (node_id, hlc, field_hlc or hlc), captured
+    try:
+        yield captured
+    finally:
+        info.pop(_REMOTE_KEY, None)
+        info.pop(_CAPTURED_KEY, None)
+
+
+_SYNCED_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def synced_fields(model: type[Any]) -> tuple[str, ...]:
+    if model not in _SYNCED_FIELDS:
+        attrs = inspect(model).column_attrs
+        _SYNCED_FIELDS[model] = tuple(a.key for a in attrs if a.key not in META_FIELDS)
+    return _SYNCED_FIELDS[model]
+
+
+def snapshot(obj: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    state = inspect(obj).dict
+    return {name: encode(state.get(name)) for name in fields}
+
+
+@dataclass
+class _Captured:
+    spec: SyncEntity
+    obj: Any
+    op: str
+    changed: frozenset[str]
+    before: dict[str, Any]
+
+
+def _diff(obj: object, fields: tuple[str, ...]) -> tuple[frozenset[str], dict[str, Any]]:
+    state = inspect(obj)
+    current, committed = state.dict, state.committed_state
+    changed = frozenset(
+        name for name in fields if name in committed and committed[name] != current.get(name)
+    )
+    before = {name: encode(committed.get(name, current.get(name))) for name in fields}
+    return changed, before
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    pending: list[_Captured] = []
+    for obj in session.new:
+        if (spec := entity_for(obj)) is not None:
+            fields = synced_fields(spec.model)
+            pending.append(_Captured(spec, obj, "insert", frozenset(fields), {}))
+    for obj in session.dirty:
+        if (spec := entity_for(obj)) is not None:
+            changed, before = _diff(obj, synced_fields(spec.model))
+            if changed:
+                pending.append(_Captured(spec, obj, "update", changed, before))
+    for obj in session.deleted:
+        if (spec := entity_for(obj)) is not None:
+            fields = synced_fields(spec.model)
+            pending.append(_Captured(spec, obj, "delete", frozenset(), snapshot(obj, fields)))
+    if not pending:
+        return
+    context = context_of(session)
+    remote = session.info.get(_REMOTE_KEY)
+    for captured in pending:
+        if captured.op == "delete":
+            continue
+        if remote is not None:
+            captured.obj.origin_node, captured.obj.updated_hlc, _ = remote
+        else:
+            captured.obj.origin_node = context.node_id
+            captured.obj.updated_hlc = context.clock.now().encode()
+    session.info.setdefault(_PENDING_KEY, []).extend(pending)
+
+
+def _serialize_writers(session: Session, connection: Connection) -> None:
+    """PostgreSQL: hold one transaction-scoped lock while appending to the change log, so
+    sequence numbers become visible in commit order and a pull cursor never skips a row
+    committed late. SQLite has a single writer already."""
+    if connection.dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if session.info.get(_LOCKED_KEY) is transaction:
+        return
+    connection.execute(select(func.pg_advisory_xact_lock(_CHANGE_LOG_LOCK)))
+    session.info[_LOCKED_KEY] = transaction
+
+
+def _owner(captured: _Captured, connection: Connection, known: dict[Any, Any]) -> Any:
+    spec = captured.spec
+    if spec.owner_column is not None:
+        return captured.obj.__dict__.get(spec.owner_column)
+    if spec.parent is None:
+        return None
+    parent_type, column = spec.parent
+    parent_id = captured.obj.__dict__.get(column)
+    if parent_id is None:
+        return None
+    key = (parent_type, parent_id)
+    if key not in known:
+        known[key] = connection.execute(
+            select(ChangeLog.owner_id)
+            .where(ChangeLog.entity_type == parent_type, ChangeLog.entity_id == parent_id)
+            .order_by(ChangeLog.seq.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return known[key]
+
+
+def _depth(spec: SyncEntity) -> int:
+    depth, parent = 0, spec.parent
+    while parent is not None and (above := entity(parent[0])) is not None:
+        depth, parent = depth + 1, above.parent
+    return depth
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    pending: list[_Captured] = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    connection = session.connection()
+    _serialize_writers(session, connection)
+    context = context_of(session)
+    remote = session.info.get(_REMOTE_KEY)
+    captured_rows = session.info.get(_CAPTURED_KEY)
+    owners: dict[Any, Any] = {}
+    for captured in sorted(pending, key=lambda c: _depth(c.spec)):
+        obj, spec = captured.obj, captured.spec
+        deleted = captured.op == "delete"
+        data = None if deleted else snapshot(obj, synced_fields(spec.model))
+        if not deleted:
+            hlc = obj.updated_hlc
+        else:
+            hlc = remote[1] if remote else context.clock.now().encode()
+        owner = _owner(captured, connection, owners)
+        owners[(spec.entity_type, obj.id)] = owner
+        row = {
+            "entity_type": spec.entity_type,
+            "entity_id": obj.id,
+            "op": captured.op,
+            "version": obj.version,
+            "hlc": hlc,
+            "origin_node": remote[0] if remote else context.node_id,
+            "owner_id": owner,
+            "fields": dict.fromkeys(sorted(captured.changed), remote[2] if remote else hlc),
+            "data": data,
+        }
+        seq = connection.execute(
+            insert(ChangeLog).values(**row).returning(ChangeLog.seq)
+        ).scalar_one()
+        if captured_rows is not None:
+            captured_rows.append({**row, "seq": seq})
+        if context.outbox and remote is None:
+            _enqueue(connection, captured, row, seq)
+
+
+def _enqueue(connection: Connection, captured: _Captured, row: dict[str, Any], seq: int) -> None:
+    spec = captured.spec
+    after = row["data"] or {}
+    change = LocalChange(captured.op, captured.changed, captured.before, after)
+    base = {
+        "entity_type": spec.entity_type,
+        "entity_id": str(captured.obj.id),
+        "op": captured.op,
+        "hlc": row["hlc"],
+    }
+    mutations: list[dict[str, Any]] = []
+    if spec.records:
+        # A node creates a row whole, but later may only edit the fields it owns.
+        allowed = captured.changed
+        if captured.op == "update" and spec.node_fields is not None:
+            allowed = allowed & spec.node_fields
+        if allowed or captured.op == "delete":
+            changes = {name: after[name] for name in sorted(allowed)}
+            mutations.append({**base, "command": None, "changes": changes, "base": captured.before})
+    for name in spec.commands(change) if spec.commands else []:
+        mutations.append({**base, "command": name, "changes": after, "base": {}})
+    for mutation in mutations:
+        mutation_id = new_id()
+        connection.execute(
+            insert(SyncItem).values(
+                id=mutation_id,
+                change_seq=seq,
+                entity_type=spec.entity_type,
+                entity_id=captured.obj.id,
+                command=mutation["command"],
+                priority=spec.priority,
+                payload={**mutation, "mutation_id": str(mutation_id)},
+            )
+        )

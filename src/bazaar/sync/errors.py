@@ -1,0 +1,47 @@
+"""Sync errors, each with its own code."""
+
+from __future__ import annotations
+
+from bazaar.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+
+
+class UnknownEntity(InvalidInputError):
+    code = "unknown_entity"
+    default_message = "This entity type does not sync"
+
+
+class OutOfScope(ForbiddenError):
+    code = "out_of_scope"
+    default_message = "The row belongs to another officer's portfolio"
+
+
+class InvalidMutation(InvalidInputError):
+    code = "invalid_mutation"
+    default_message = "The mutation is malformed"
+
+
+class EntityNotFound(NotFoundError):
+    code = "entity_not_found"
+    default_message = "No such row"
+
+
+class ConflictNotFound(NotFoundError):
+    code = "conflict_not_found"
+    default_message = "Conflict not found"
+
+
+class ConflictResolved(ConflictError):
+    code = "conflict_already_resolved"
+    default_message = "The conflict is already resolved"
+
+
+class NotAFieldNode(ConflictError):
+    code = "not_a_field_node"
+    default_message = (
+        "This Bazaar has no hub to sync with (set BAZAAR_SYNC_HUB_URL or run `bazaar node join`)"
+    )
+
+
+class HubUnreachable(ConflictError):
+    code = "hub_unreachable"
+    default_message = "The hub could not be reached"

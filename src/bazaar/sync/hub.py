@@ -1,0 +1,364 @@
+"""The hub's side of the protocol: apply a node's pushed mutations, serve its pulls.
+
+Each mutation is applied in its own SAVEPOINT: one that fails is rolled back alone and
+answered `rejected` with its reason, the others stand. Every final outcome is stored under
+the mutation id, so a resent mutation is answered `duplicate` and never applies twice.
+Rows written while applying are stamped with the pushing node as origin (never echoed back
+to it in pulls) and returned in the answer instead, so the node converges at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.db import utcnow
+from bazaar.errors import AppError
+from bazaar.sync import registry
+from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
+from bazaar.sync.codec import decode_row
+from bazaar.sync.errors import EntityNotFound, InvalidMutation, OutOfScope, UnknownEntity
+from bazaar.sync.hlc import HLC, ClockDriftError, InvalidTimestamp
+from bazaar.sync.models import (
+    ChangeLog,
+    Conflict,
+    Outcome,
+    PeerRole,
+    SyncMutation,
+    SyncPeer,
+)
+from bazaar.sync.policies import Policy, resolve
+from bazaar.sync.registry import Mutation, SyncEntity
+from bazaar.sync.users import replica_users
+
+
+@dataclass
+class ItemResult:
+    mutation_id: str
+    outcome: Outcome
+    reason: str | None = None
+    code: str | None = None
+    conflict_id: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
+
+
+def parse(raw: Mapping[str, Any]) -> Mutation:
+    try:
+        mutation = Mutation(
+            mutation_id=str(uuid.UUID(str(raw["mutation_id"]))),
+            entity_type=str(raw["entity_type"]),
+            entity_id=str(uuid.UUID(str(raw["entity_id"]))),
+            op=str(raw["op"]),
+            command=raw.get("command"),
+            hlc=str(raw["hlc"]),
+            changes=dict(raw.get("changes") or {}),
+            base=dict(raw.get("base") or {}),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidMutation(details={"error": str(exc)}) from exc
+    if mutation.op not in ("insert", "update", "delete"):
+        raise InvalidMutation(details={"op": mutation.op})
+    return mutation
+
+
+def row_payload(entry: ChangeLog | Mapping[str, Any]) -> dict[str, Any]:
+    get = entry.get if isinstance(entry, Mapping) else lambda key: getattr(entry, key)
+    return {
+        "seq": get("seq"),
+        "entity_type": get("entity_type"),
+        "entity_id": str(get("entity_id")),
+        "op": get("op"),
+        "version": get("version"),
+        "hlc": get("hlc"),
+        "origin_node": get("origin_node"),
+        "data": get("data"),
+    }
+
+
+async def touch_peer(
+    *, session: AsyncSession, node_id: str, principal: Principal, cursor: int | None = None
+) -> None:
+    peer = (
+        await session.execute(select(SyncPeer).where(SyncPeer.node_id == node_id))
+    ).scalar_one_or_none()
+    if peer is None:
+        peer = SyncPeer(node_id=node_id, role=PeerRole.NODE, user_id=principal.user_id)
+        session.add(peer)
+    peer.last_seen_at = utcnow()
+    if cursor is not None:
+        peer.pull_cursor, peer.last_sync_at = cursor, utcnow()
+    await session.flush()
+
+
+async def owner_of(session: AsyncSession, spec: SyncEntity, row: Any) -> uuid.UUID | None:
+    if spec.owner_column is not None:
+        owner: uuid.UUID | None = getattr(row, spec.owner_column)
+        return owner
+    if spec.parent is None:
+        return None
+    parent_type, column = spec.parent
+    parent_spec = registry.entity(parent_type)
+    parent_id = getattr(row, column)
+    if parent_spec is None or parent_id is None:
+        return None
+    parent = await session.get(parent_spec.model, parent_id)
+    return None if parent is None else await owner_of(session, parent_spec, parent)
+
+
+async def ensure_in_scope(
+    session: AsyncSession, principal: Principal, spec: SyncEntity, row: Any
+) -> None:
+    if principal.role is Role.ADMIN:
+        return
+    if await owner_of(session, spec, row) != principal.user_id:
+        raise OutOfScope(details={"entity_type": spec.entity_type, "entity_id": str(row.id)})
+
+
+def effective_policies(spec: SyncEntity, overrides: Mapping[str, str]) -> dict[str, Policy]:
+    policies = dict(spec.policies)
+    prefix = f"{spec.entity_type}."
+    for key, value in overrides.items():
+        if key.startswith(prefix):
+            policies[key.removeprefix(prefix)] = Policy(value)
+    return policies
+
+
+async def field_clocks(
+    session: AsyncSession, spec: SyncEntity, entity_id: uuid.UUID
+) -> dict[str, HLC]:
+    """The HLC of the last write of each field, from the change log (newest first)."""
+    entries = await session.execute(
+        select(ChangeLog.fields)
+        .where(ChangeLog.entity_type == spec.entity_type, ChangeLog.entity_id == entity_id)
+        .order_by(ChangeLog.seq.desc())
+    )
+    clocks: dict[str, HLC] = {}
+    wanted = set(synced_fields(spec.model))
+    for (written,) in entries:
+        for name, stamp in written.items():
+            clocks.setdefault(name, HLC.decode(stamp))
+        if wanted <= clocks.keys():
+            break
+    return clocks
+
+
+class Hub:
+    """Applies pushes for one request; `context` is this process's sync identity."""
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        context: SyncContext,
+        principal: Principal,
+        node_id: str,
+        policy_overrides: Mapping[str, str],
+    ) -> None:
+        self.session, self.context, self.principal = session, context, principal
+        self.node_id, self.overrides = node_id, policy_overrides
+
+    async def push(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
+        return [await self._one(raw) for raw in items]
+
+    async def _one(self, raw: Mapping[str, Any]) -> ItemResult:
+        try:
+            mutation = parse(raw)
+        except InvalidMutation as exc:
+            return ItemResult(str(raw.get("mutation_id")), Outcome.REJECTED, exc.message, exc.code)
+        done = await self.session.get(SyncMutation, uuid.UUID(mutation.mutation_id))
+        if done is not None:
+            return ItemResult(
+                mutation.mutation_id,
+                Outcome.DUPLICATE,
+                done.reason,
+                rows=await self._current_rows(mutation),
+            )
+        try:
+            stamp = self.context.clock.receive(HLC.decode(mutation.hlc)).encode()
+        except (ClockDriftError, InvalidTimestamp) as exc:
+            # Not stored: once the node's clock is right, a retry may apply.
+            return ItemResult(mutation.mutation_id, Outcome.REJECTED, str(exc), "clock_drift")
+        try:
+            async with self.session.begin_nested():
+                with remote_origin(
+                    self.session, node_id=self.node_id, hlc=stamp, field_hlc=mutation.hlc
+                ) as written:
+                    result = await self._apply(mutation)
+                result.rows = [row_payload(row) for row in written]
+        except AppError as exc:
+            result = ItemResult(mutation.mutation_id, Outcome.REJECTED, exc.message, exc.code)
+            result.rows = await self._current_rows(mutation)
+        self.session.add(
+            SyncMutation(
+                mutation_id=uuid.UUID(mutation.mutation_id),
+                node_id=self.node_id,
+                entity_type=mutation.entity_type,
+                entity_id=uuid.UUID(mutation.entity_id),
+                outcome=result.outcome,
+                reason=result.reason,
+                payload=dict(raw),
+            )
+        )
+        await self.session.flush()
+        return result
+
+    async def _apply(self, mutation: Mutation) -> ItemResult:
+        spec = registry.entity(mutation.entity_type)
+        if spec is None:
+            raise UnknownEntity(details={"entity_type": mutation.entity_type})
+        if mutation.command is not None:
+            handler = registry.command(mutation.command)
+            if handler is None:
+                raise InvalidMutation(f"unknown command {mutation.command!r}")
+            await handler(session=self.session, principal=self.principal, mutation=mutation)
+            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+        entity_id = uuid.UUID(mutation.entity_id)
+        row = await self.session.get(spec.model, entity_id, with_for_update=True)
+        if mutation.op == "insert" and row is None:
+            await self._insert(spec, mutation)
+            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+        if row is None:
+            raise EntityNotFound(
+                details={"entity_type": spec.entity_type, "entity_id": mutation.entity_id}
+            )
+        await ensure_in_scope(self.session, self.principal, spec, row)
+        if mutation.op == "delete":
+            await self.session.delete(row)
+            await self.session.flush()
+            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+        return await self._merge(spec, row, mutation)
+
+    async def _insert(self, spec: SyncEntity, mutation: Mutation) -> None:
+        allowed = set(synced_fields(spec.model))
+        values = decode_row(spec.model, {k: v for k, v in mutation.changes.items() if k in allowed})
+        values["id"] = uuid.UUID(mutation.entity_id)
+        if spec.validate is not None:
+            await spec.validate(
+                session=self.session, principal=self.principal, values=values, row=None
+            )
+        row = spec.model(**values)
+        await ensure_in_scope(self.session, self.principal, spec, row)
+        self.session.add(row)
+        await self.session.flush()
+
+    async def _merge(self, spec: SyncEntity, row: Any, mutation: Mutation) -> ItemResult:
+        fields = synced_fields(spec.model)
+        client = {
+            k: v
+            for k, v in mutation.changes.items()
+            if k in fields and (spec.node_fields is None or k in spec.node_fields)
+        }
+        resolution = resolve(
+            policies=effective_policies(spec, self.overrides),
+            default=spec.default_policy,
+            base={k: v for k, v in mutation.base.items() if k in fields},
+            server=snapshot(row, fields),
+            client=client,
+            server_hlcs=await field_clocks(self.session, spec, row.id),
+            client_hlc=HLC.decode(mutation.hlc),
+        )
+        values = decode_row(spec.model, resolution.apply)
+        if values and spec.validate is not None:
+            await spec.validate(
+                session=self.session, principal=self.principal, values=values, row=row
+            )
+        for name, value in values.items():
+            setattr(row, name, value)
+        await self.session.flush()
+        if not resolution.conflicts:
+            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+        conflict = Conflict(
+            mutation_id=uuid.UUID(mutation.mutation_id),
+            node_id=self.node_id,
+            entity_type=spec.entity_type,
+            entity_id=row.id,
+            fields={
+                name: {"base": c.base, "server": c.server, "client": c.client}
+                for name, c in resolution.conflicts.items()
+            },
+            client_hlc=mutation.hlc,
+        )
+        self.session.add(conflict)
+        await self.session.flush()
+        return ItemResult(mutation.mutation_id, Outcome.CONFLICT, conflict_id=str(conflict.id))
+
+    def _may_see(self, owner_id: uuid.UUID | None) -> bool:
+        return self.principal.role is Role.ADMIN or owner_id == self.principal.user_id
+
+    async def _current_rows(self, mutation: Mutation) -> list[dict[str, Any]]:
+        """The hub's latest entries for the mutation's row and its parents, so a node whose
+        change did not apply goes back to the hub's state."""
+        rows: list[dict[str, Any]] = []
+        target: tuple[str, Any] | None = (mutation.entity_type, mutation.entity_id)
+        while target is not None:
+            entity_type, entity_id = target
+            spec = registry.entity(entity_type)
+            latest = (
+                await self.session.execute(
+                    select(ChangeLog)
+                    .where(
+                        ChangeLog.entity_type == entity_type,
+                        ChangeLog.entity_id == uuid.UUID(str(entity_id)),
+                    )
+                    .order_by(ChangeLog.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if latest is None or spec is None or not self._may_see(latest.owner_id):
+                break
+            rows.insert(0, row_payload(latest))
+            target = None
+            if spec.parent is not None and latest.data is not None:
+                parent_type, column = spec.parent
+                parent_id = latest.data.get(column)
+                target = None if parent_id is None else (parent_type, parent_id)
+        return rows
+
+
+@dataclass
+class Page:
+    changes: list[dict[str, Any]]
+    next_cursor: int
+    has_more: bool
+    users: list[dict[str, Any]]
+
+
+async def changes_since(
+    *, session: AsyncSession, principal: Principal, node_id: str, since: int, limit: int
+) -> Page:
+    """A page of the change log after `since`, without the node's own changes and without
+    rows outside the caller's portfolio. The cursor advances over what was filtered out too,
+    and the page is read in one statement so a late commit is never skipped."""
+    scanned = (
+        (
+            await session.execute(
+                select(ChangeLog).where(ChangeLog.seq > since).order_by(ChangeLog.seq).limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    admin = principal.role is Role.ADMIN
+    visible = [
+        entry
+        for entry in scanned
+        if entry.origin_node != node_id and (admin or entry.owner_id == principal.user_id)
+    ]
+    next_cursor = scanned[-1].seq if scanned else since
+    await touch_peer(session=session, node_id=node_id, principal=principal, cursor=since)
+    changes = [row_payload(entry) for entry in visible]
+    return Page(
+        changes=changes,
+        next_cursor=next_cursor,
+        has_more=len(scanned) == limit,
+        users=await replica_users(session=session, principal=principal, changes=changes),
+    )

@@ -1,0 +1,255 @@
+"""How lending replicates: customers and loan applications merge as records; repayments,
+reversals and submissions are commands replayed on the hub through lending's own services.
+
+Installments are derived, not synced: a node rebuilds a loan's schedule and its payments'
+allocation from the loan and payment rows the hub sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.lending import repayments, rules
+from bazaar.lending.errors import LoanNotEditable
+from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
+from bazaar.lending.rules import LoanCommand, LoanStatus
+from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
+from bazaar.lending.service import get_customer, get_loan, preview_terms, terms_of, transition
+from bazaar.sync.errors import InvalidMutation, OutOfScope
+from bazaar.sync.policies import Policy
+from bazaar.sync.registry import (
+    LocalChange,
+    Mutation,
+    SyncEntity,
+    register,
+    register_command,
+)
+
+LOAN_TERMS = frozenset(
+    {
+        "principal",
+        "currency",
+        "annual_rate",
+        "installments",
+        "frequency",
+        "interest_method",
+        "amortization",
+        "grace_on_principal",
+        "expected_disbursement_date",
+        "first_repayment_date",
+        "purpose",
+    }
+)
+CUSTOMER_FIELDS = frozenset(
+    {"full_name", "phone", "email", "national_id", "business_name", "address", "deleted_at"}
+)
+SCHEDULED = (LoanStatus.APPROVED, LoanStatus.DISBURSED, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF)
+
+
+async def _validate_customer(
+    *, session: AsyncSession, principal: Principal, values: dict[str, Any], row: Customer | None
+) -> None:
+    merged = {**_columns(row, CustomerFields.model_fields), **values}
+    CustomerFields.model_validate(
+        {k: merged.get(k) for k in CustomerFields.model_fields if k in merged}
+    )
+    officer = values.get("officer_id", row.officer_id if row else None)
+    if principal.role is not Role.ADMIN and officer != principal.user_id:
+        raise OutOfScope(details={"officer_id": str(officer)})
+
+
+async def _validate_loan(
+    *, session: AsyncSession, principal: Principal, values: dict[str, Any], row: Loan | None
+) -> None:
+    if row is None:
+        # A node creates drafts only; the hub's state machine takes it from there.
+        if values.get("status", LoanStatus.DRAFT) is not LoanStatus.DRAFT:
+            raise InvalidMutation("a node creates loans as drafts")
+        customer = await get_customer(
+            session=session, principal=principal, customer_id=values["customer_id"]
+        )
+        values["officer_id"], values["created_by"] = customer.officer_id, principal.user_id
+    elif row.status not in rules.EDITABLE:
+        raise LoanNotEditable(details={"status": row.status})
+    merged = {**_columns(row, LoanTermsIn.model_fields), **values}
+    preview_terms(
+        LoanTermsIn.model_validate({k: merged[k] for k in LoanTermsIn.model_fields if k in merged})
+    )
+
+
+def _columns(row: object | None, names: Iterable[str]) -> dict[str, Any]:
+    return {} if row is None else {n: getattr(row, n) for n in names if hasattr(row, n)}
+
+
+def _loan_commands(change: LocalChange) -> list[str]:
+    submitted = change.after.get("status") == LoanStatus.SUBMITTED.value
+    if submitted and (
+        change.op == "insert" or change.before.get("status") == LoanStatus.DRAFT.value
+    ):
+        return [LoanCommand.SUBMIT.value]
+    return []
+
+
+def _on_insert(name: str) -> Any:
+    def commands(change: LocalChange) -> list[str]:
+        return [name] if change.op == "insert" else []
+
+    return commands
+
+
+async def _submit(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+    loan = await get_loan(
+        session=session, principal=principal, loan_id=uuid.UUID(mutation.entity_id), lock=True
+    )
+    if loan.status is not LoanStatus.SUBMITTED:
+        await transition(
+            session=session, principal=principal, loan=loan, command=LoanCommand.SUBMIT
+        )
+
+
+async def _repayment(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+    payment_id = uuid.UUID(mutation.entity_id)
+    if await session.get(Payment, payment_id) is not None:
+        return  # the same command id came by another mutation: applied once
+    data = mutation.changes
+    await repayments.record_payment(
+        session=session,
+        principal=principal,
+        data=PaymentCreate.model_validate(
+            {
+                k: data.get(k)
+                for k in ("loan_id", "amount", "paid_on", "method", "reference", "notes")
+            }
+        ),
+        payment_id=payment_id,
+    )
+
+
+async def _reversal(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+    reversal_id = uuid.UUID(mutation.entity_id)
+    if await session.get(PaymentReversal, reversal_id) is not None:
+        return
+    data = mutation.changes
+    await repayments.reverse_payment(
+        session=session,
+        principal=principal,
+        payment_id=uuid.UUID(data["payment_id"]),
+        reason=str(data["reason"]),
+        reversal_id=reversal_id,
+    )
+
+
+async def _loan_ids(session: AsyncSession, entity_type: str, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    if entity_type == "loan":
+        return ids
+    if entity_type == "payment":
+        query = select(Payment.loan_id).where(Payment.id.in_(ids))
+    else:
+        query = (
+            select(Payment.loan_id)
+            .join(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(PaymentReversal.id.in_(ids))
+        )
+    return set((await session.execute(query)).scalars())
+
+
+async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UUID]) -> None:
+    for loan_id in loan_ids:
+        loan = (
+            await session.execute(select(*Loan.__table__.c).where(Loan.id == loan_id))
+        ).one_or_none()
+        await session.execute(delete(Installment).where(Installment.loan_id == loan_id))
+        if loan is None or loan.status not in SCHEDULED:
+            continue
+        schedule = rules.generate_schedule(terms_of(cast(Loan, loan)))
+        payments = repayments.records_of(await repayments.payment_rows(session, loan_id))
+        allocation = rules.allocate(schedule, payments)
+        await session.execute(
+            insert(Installment),
+            [
+                {
+                    "loan_id": loan_id,
+                    "number": s.number,
+                    "starts_on": s.starts_on,
+                    "due_date": s.due_date,
+                    "principal": s.principal,
+                    "interest": s.interest,
+                    "principal_paid": s.principal_paid,
+                    "interest_paid": s.interest_paid,
+                    "interest_waived": s.interest_waived,
+                }
+                for s in allocation.installments
+            ],
+        )
+
+
+def _rebuild_after(entity_type: str) -> Any:
+    async def after_pull(*, session: AsyncSession, ids: set[uuid.UUID]) -> None:
+        await rebuild_schedules(
+            session=session, loan_ids=await _loan_ids(session, entity_type, ids)
+        )
+
+    return after_pull
+
+
+def register_lending() -> None:
+    register(
+        SyncEntity(
+            "customer",
+            Customer,
+            owner_column="officer_id",
+            policies={"officer_id": Policy.SERVER_WINS, "user_id": Policy.SERVER_WINS},
+            default_policy=Policy.LATEST_TIMESTAMP,
+            node_fields=CUSTOMER_FIELDS,
+            validate=_validate_customer,
+        )
+    )
+    register(
+        SyncEntity(
+            "loan",
+            Loan,
+            owner_column="officer_id",
+            # Terms edited offline while headquarters moved the application on are not
+            # merged silently: they wait in the conflict inbox.
+            default_policy=Policy.MANUAL,
+            node_fields=LOAN_TERMS | {"deleted_at"},
+            commands=_loan_commands,
+            validate=_validate_loan,
+            after_pull=_rebuild_after("loan"),
+        )
+    )
+    register(
+        SyncEntity(
+            "payment",
+            Payment,
+            parent=("loan", "loan_id"),
+            records=False,
+            commands=_on_insert("repayment"),
+            priority=0,
+            after_pull=_rebuild_after("payment"),
+        )
+    )
+    register(
+        SyncEntity(
+            "payment_reversal",
+            PaymentReversal,
+            parent=("payment", "payment_id"),
+            records=False,
+            commands=_on_insert("reversal"),
+            priority=0,
+            after_pull=_rebuild_after("payment_reversal"),
+        )
+    )
+    register_command(LoanCommand.SUBMIT.value, _submit)
+    register_command("repayment", _repayment)
+    register_command("reversal", _reversal)
+
+
+register_lending()

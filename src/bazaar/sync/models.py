@@ -1,0 +1,152 @@
+"""Sync's own tables: the change log, peers, the outbox, applied mutations and conflicts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Enum, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bazaar.db import Base, IdMixin, TimestampMixin, utcnow
+from bazaar.sqltypes import UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(kind: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        native_enum=False,
+        length=16,
+        name=name,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    SYNCING = "syncing"
+    SYNCED = "synced"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"
+
+
+class PeerRole(StrEnum):
+    HUB = "hub"
+    NODE = "node"
+
+
+class ConflictStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ChangeLog(Base):
+    """Every write to a syncable row, in commit order; `seq` is the pull cursor."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_entity", "entity_type", "entity_id"),)
+
+    seq: Mapped[int] = mapped_column(SEQUENCE, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    op: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    hlc: Mapped[str] = mapped_column(String(64))
+    origin_node: Mapped[str] = mapped_column(String(64))
+    # The officer whose portfolio the row belongs to: what scopes a pull.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True, default=None)
+    # Field name -> HLC of that write (the edit's time, for latest_timestamp merges).
+    fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncPeer(IdMixin, TimestampMixin, Base):
+    """On a node: its hub (with the pull cursor). On a hub: each node that synced."""
+
+    __tablename__ = "sync_peers"
+
+    node_id: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[PeerRole] = mapped_column(_enum(PeerRole, "peer_role"))
+    url: Mapped[str | None] = mapped_column(String(500), default=None)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    pull_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+
+
+class SyncItem(TimestampMixin, Base):
+    """The outbox of a node: one local change waiting to reach the hub. Its id is the
+    mutation id, so a resend after a lost answer is recognised as a duplicate."""
+
+    __tablename__ = "sync_items"
+    __table_args__ = (
+        Index("ix_sync_items_entity", "entity_type", "entity_id"),
+        Index("ix_sync_items_due", "status", "priority", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    command: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Lower goes first: money before everything else.
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[ItemStatus] = mapped_column(
+        _enum(ItemStatus, "sync_item_status"), default=ItemStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SyncMutation(Base):
+    """On the hub: the final outcome of every mutation id received, so none applies twice."""
+
+    __tablename__ = "sync_mutations"
+
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "sync_outcome"))
+    reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # A rejected command keeps its payload: rejected cash stays accounted for.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Conflict(IdMixin, Base):
+    """Fields of a record change parked for a person, with base, server and client values."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (Index("ix_conflicts_entity", "entity_type", "entity_id"),)
+
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    node_id: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_hlc: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ConflictStatus] = mapped_column(
+        _enum(ConflictStatus, "conflict_status"), default=ConflictStatus.OPEN, index=True
+    )
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

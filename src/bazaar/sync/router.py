@@ -1,0 +1,272 @@
+"""Sync over HTTP: the protocol (pull, push), status and control, conflicts, peers, and the
+two sync dashboards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from bazaar.auth.dependencies import StaffOnly, require
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.db import SessionDep, utcnow
+from bazaar.errors import error_responses
+from bazaar.sync import hub, service
+from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
+from bazaar.sync.errors import (
+    ConflictNotFound,
+    ConflictResolved,
+    EntityNotFound,
+    InvalidMutation,
+    NotAFieldNode,
+    OutOfScope,
+    UnknownEntity,
+)
+from bazaar.sync.jobs import register_sync_job
+from bazaar.sync.models import ConflictStatus, ItemStatus, PeerRole
+from bazaar.sync.schemas import (
+    ChangesPage,
+    ConflictRead,
+    CycleRead,
+    EntityStatus,
+    FailedItems,
+    NetworkStatus,
+    PeerRead,
+    PendingCount,
+    PushRequest,
+    PushResponse,
+    RejectedMutation,
+    ResolveRequest,
+    Retried,
+    SyncItemRead,
+    SyncSummary,
+)
+from bazaar.sync.worker import SyncWorker, hub_peer, worker_for
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    worker = await worker_for(app.state.runtime)
+    worker.notify_state = app.state
+    yield
+
+
+router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan)
+dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"])
+register_sync_job()
+
+SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+async def get_worker(request: Request) -> SyncWorker:
+    return await worker_for(request.app.state.runtime)
+
+
+WorkerDep = Annotated[SyncWorker, Depends(get_worker)]
+
+
+def _node_only(worker: SyncWorker) -> None:
+    if not worker.is_node:
+        raise NotAFieldNode
+
+
+@router.get(
+    "/changes",
+    response_model=ChangesPage,
+    summary="Pull: changes after a cursor, in the caller's scope",
+)
+async def changes(
+    session: SessionDep,
+    principal: SyncCaller,
+    worker: WorkerDep,
+    node_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
+    since: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+) -> dict[str, Any]:
+    page = await hub.changes_since(
+        session=session, principal=principal, node_id=node_id, since=since, limit=limit
+    )
+    return {
+        "changes": page.changes,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+        "users": page.users,
+        "hub_node_id": worker.context.node_id,
+        "hub_time": utcnow(),
+    }
+
+
+@router.post(
+    "/push",
+    response_model=PushResponse,
+    summary="Push: a batch of mutations, each applied, duplicate, conflict or rejected on its own",
+)
+async def push(
+    body: PushRequest,
+    session: SessionDep,
+    principal: SyncCaller,
+    worker: WorkerDep,
+    request: Request,
+) -> dict[str, Any]:
+    applier = hub.Hub(
+        session=session,
+        context=worker.context,
+        principal=principal,
+        node_id=body.node_id,
+        policy_overrides=request.app.state.settings.sync_policies,
+    )
+    results = await applier.push(body.items)
+    return {"results": [vars(r) for r in results], "hub_node_id": worker.context.node_id}
+
+
+@router.get(
+    "/status/{entity_type}/{entity_id}",
+    response_model=EntityStatus,
+    responses=error_responses(UnknownEntity),
+)
+async def entity_status(
+    entity_type: str, entity_id: uuid.UUID, session: SessionDep, _: StaffOnly
+) -> dict[str, Any]:
+    items = await service.entity_items(
+        session=session, entity_type=entity_type, entity_id=entity_id
+    )
+    latest = items[0] if items else None
+    return {
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "status": latest.status if latest else ItemStatus.SYNCED,
+        "attempts": latest.attempts if latest else 0,
+        "last_error": latest.last_error if latest else None,
+        "items": items,
+    }
+
+
+@router.get("/pending-count", response_model=PendingCount)
+async def pending_count(session: SessionDep, _: StaffOnly) -> dict[str, int]:
+    by_status = await service.counts(session=session)
+    return {status.value: n for status, n in by_status.items() if status is not ItemStatus.SYNCED}
+
+
+@router.post(
+    "/force/{entity_type}/{entity_id}",
+    response_model=EntityStatus,
+    responses=error_responses(UnknownEntity, NotAFieldNode),
+)
+async def force(
+    entity_type: str, entity_id: uuid.UUID, session: SessionDep, _: StaffOnly, worker: WorkerDep
+) -> dict[str, Any]:
+    _node_only(worker)
+    await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
+    await session.commit()
+    await worker.cycle()
+    return await entity_status(entity_type, entity_id, session, _)
+
+
+@router.post(
+    "/batch",
+    response_model=CycleRead,
+    summary="Run one sync cycle now: pushed, pulled, conflicts, failures, duration",
+    responses=error_responses(NotAFieldNode),
+)
+async def batch(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    _node_only(worker)
+    return (await worker.cycle()).as_dict()
+
+
+async def _network(session: SessionDep, worker: SyncWorker) -> dict[str, Any]:
+    link = worker.network()
+    last_sync = None
+    if worker.is_node:
+        last_sync = (
+            await hub_peer(session=session, settings_url=worker.runtime.settings.sync_hub_url)
+        ).last_sync_at
+    return {
+        "role": "node" if worker.is_node else "hub",
+        "node_id": worker.context.node_id,
+        "hub_url": worker.runtime.settings.sync_hub_url,
+        "quality": link.quality if worker.is_node else "excellent",
+        "rtt_ms": link.rtt_ms,
+        "loss": link.loss,
+        "samples": link.samples,
+        "batch_size": worker.sizer.size,
+        "last_sync_at": last_sync,
+        "last_cycle": worker.last_cycle.as_dict() if worker.last_cycle else None,
+    }
+
+
+@router.get("/network-status", response_model=NetworkStatus)
+async def network_status(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await _network(session, worker)
+
+
+@router.get("/failed-items", response_model=FailedItems)
+async def failed_items(session: SessionDep, _: StaffOnly, limit: Limit = 50) -> dict[str, Any]:
+    return {
+        "items": [
+            SyncItemRead.model_validate(i)
+            for i in await service.failed_items(session=session, limit=limit)
+        ],
+        "rejected": [
+            RejectedMutation.model_validate(m)
+            for m in await service.rejected_mutations(session=session, limit=limit)
+        ],
+    }
+
+
+@router.post("/retry-failed", response_model=Retried)
+async def retry_failed(session: SessionDep, _: StaffOnly) -> dict[str, int]:
+    return {"retried": await service.retry_failed(session=session)}
+
+
+@router.get("/conflicts", response_model=list[ConflictRead])
+async def conflicts(
+    session: SessionDep,
+    _: StaffOnly,
+    status: ConflictStatus | None = ConflictStatus.OPEN,
+    limit: Limit = 50,
+) -> Any:
+    return await service.list_conflicts(session=session, status=status, limit=limit)
+
+
+@router.post(
+    "/conflicts/{conflict_id}/resolve",
+    response_model=ConflictRead,
+    responses=error_responses(
+        ConflictNotFound, ConflictResolved, EntityNotFound, OutOfScope, InvalidMutation
+    ),
+)
+async def resolve(
+    conflict_id: uuid.UUID, body: ResolveRequest, session: SessionDep, principal: StaffOnly
+) -> Any:
+    return await service.resolve_conflict(
+        session=session,
+        principal=principal,
+        conflict_id=conflict_id,
+        choice=body.choice,
+        values=body.values,
+    )
+
+
+@router.get("/peers", response_model=list[PeerRead])
+async def peers(session: SessionDep, _: StaffOnly) -> Any:
+    return await service.peers(session=session)
+
+
+@dashboard.get("/network-status", response_model=NetworkStatus)
+async def dashboard_network(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await _network(session, worker)
+
+
+@dashboard.get("/sync-summary", response_model=SyncSummary)
+async def sync_summary(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    data = await service.summary(session=session)
+    outbox = {s.value: n for s, n in data["outbox"].items() if s is not ItemStatus.SYNCED}
+    return {**data, "outbox": outbox, "role": "node" if worker.is_node else "hub"}
+
+
+__all__ = ["PeerRole", "dashboard", "router"]

@@ -1,0 +1,181 @@
+"""Request and response bodies of the sync API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bazaar.sync.models import ConflictStatus, ItemStatus, Outcome, PeerRole
+
+NodeId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Change(BaseModel):
+    seq: int
+    entity_type: str
+    entity_id: str
+    op: str
+    version: int
+    hlc: str
+    origin_node: str
+    data: dict[str, Any] | None
+
+
+class ChangesPage(BaseModel):
+    changes: list[Change]
+    next_cursor: int
+    has_more: bool
+    users: list[dict[str, Any]] = Field(
+        description="Users the rows refer to; the caller with its password hash"
+    )
+    hub_node_id: str
+    hub_time: datetime
+
+
+class PushRequest(Strict):
+    node_id: str = NodeId
+    items: list[dict[str, Any]] = Field(max_length=2000)
+
+
+class ItemResultRead(BaseModel):
+    mutation_id: str
+    outcome: Outcome
+    reason: str | None = None
+    code: str | None = None
+    conflict_id: str | None = None
+    rows: list[Change] = []
+
+
+class PushResponse(BaseModel):
+    results: list[ItemResultRead]
+    hub_node_id: str
+
+
+class SyncItemRead(Read):
+    id: uuid.UUID
+    entity_type: str
+    entity_id: uuid.UUID
+    command: str | None
+    status: ItemStatus
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    synced_at: datetime | None
+
+
+class EntityStatus(BaseModel):
+    entity_type: str
+    entity_id: uuid.UUID
+    status: ItemStatus
+    attempts: int
+    last_error: str | None
+    items: list[SyncItemRead]
+
+
+class PendingCount(BaseModel):
+    pending: int
+    syncing: int
+    failed: int
+    conflict: int
+
+
+class CycleRead(BaseModel):
+    pushed: int
+    pulled: int
+    conflicts: int
+    failures: int
+    duration_ms: float
+    error: str | None
+
+
+class NetworkStatus(BaseModel):
+    role: Literal["hub", "node"]
+    node_id: str
+    hub_url: str | None
+    quality: str
+    rtt_ms: float | None
+    loss: float
+    samples: int
+    batch_size: int
+    last_sync_at: datetime | None
+    last_cycle: CycleRead | None
+
+
+class FailedItems(BaseModel):
+    items: list[SyncItemRead]
+    rejected: list[RejectedMutation] = Field(
+        description="On a hub: mutations it refused, payload kept"
+    )
+
+
+class RejectedMutation(Read):
+    mutation_id: uuid.UUID
+    node_id: str
+    entity_type: str
+    entity_id: uuid.UUID
+    reason: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class Retried(BaseModel):
+    retried: int
+
+
+class ConflictRead(Read):
+    id: uuid.UUID
+    mutation_id: uuid.UUID
+    node_id: str
+    entity_type: str
+    entity_id: uuid.UUID
+    fields: dict[str, Any]
+    client_hlc: str
+    status: ConflictStatus
+    resolution: dict[str, Any] | None
+    resolved_by: uuid.UUID | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class ResolveRequest(Strict):
+    choice: Literal["local", "remote", "merged"] = Field(
+        description="local: keep the hub's values; remote: take the node's; merged: `values`"
+    )
+    values: dict[str, Any] | None = Field(default=None, description="Field values for `merged`")
+
+
+class PeerRead(Read):
+    id: uuid.UUID
+    node_id: str
+    role: PeerRole
+    url: str | None
+    user_id: uuid.UUID | None
+    pull_cursor: int
+    last_seen_at: datetime | None
+    last_sync_at: datetime | None
+    last_error: str | None
+
+
+class SyncSummary(BaseModel):
+    role: Literal["hub", "node"]
+    outbox: PendingCount
+    synced: int
+    open_conflicts: int
+    rejected_mutations: int
+    peers: int
+    change_log_head: int
+
+
+FailedItems.model_rebuild()

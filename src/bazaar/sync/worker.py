@@ -1,0 +1,247 @@
+"""The sync loop of a field node: probe the hub, push the outbox (money first), pull from the
+cursor, apply, acknowledge. One cycle at a time per process; `bazaar serve` (embedded) and
+`bazaar worker` (scaled) run it every BAZAAR_SYNC_INTERVAL_SECONDS, `POST /sync/batch` and
+`bazaar sync now` on demand.
+
+Each step is its own short transaction, so a crash anywhere leaves a state the next cycle
+resumes from: an outbox item is only marked synced in the transaction that applies the hub's
+answer, and the pull cursor only advances with the rows it covers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.roles import Role
+from bazaar.db import unit_of_work, utcnow
+from bazaar.realtime.messages import NotificationType
+from bazaar.realtime.service import notify
+from bazaar.runtime import Runtime
+from bazaar.sync import node
+from bazaar.sync.capture import SyncContext, install, installed
+from bazaar.sync.client import HubClient
+from bazaar.sync.hlc import HLC
+from bazaar.sync.link import BatchSizer, LinkMonitor, LinkReport
+from bazaar.sync.models import ChangeLog, ItemStatus, Outcome, PeerRole, SyncItem, SyncPeer
+from bazaar.sync.users import store_replica_users
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class CycleReport:
+    pushed: int = 0
+    pulled: int = 0
+    conflicts: int = 0
+    failures: int = 0
+    duration_ms: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SyncWorker:
+    def __init__(self, runtime: Runtime, context: SyncContext) -> None:
+        settings = runtime.settings
+        self.runtime, self.context = runtime, context
+        self.link = LinkMonitor()
+        self.sizer = BatchSizer(
+            minimum=settings.sync_batch_min,
+            maximum=max(settings.sync_batch_max, settings.sync_batch_min),
+            initial=min(
+                max(settings.sync_batch_initial, settings.sync_batch_min), settings.sync_batch_max
+            ),
+        )
+        self.last_cycle: CycleReport | None = None
+        self.last_cycle_at: Any = None
+        self.notify_state: Any = runtime
+        self.transport: httpx.AsyncBaseTransport | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def is_node(self) -> bool:
+        return self.runtime.settings.sync_hub_url is not None
+
+    def network(self) -> LinkReport:
+        return self.link.report()
+
+    async def cycle(self) -> CycleReport:
+        async with self._lock:
+            started = time.perf_counter()
+            report = CycleReport()
+            await self._notify("started", report)
+            async with HubClient(self.runtime.settings, transport=self.transport) as hub:
+                try:
+                    self.link.record_success(await hub.probe())
+                    async with self._uow() as session:
+                        await node.recover_interrupted(session=session)
+                    await self._push(hub, report)
+                    await self._pull(hub, report)
+                except httpx.HTTPError as exc:
+                    self.link.record_failure()
+                    report.error = f"{type(exc).__name__}: {exc}"
+            report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            self.last_cycle, self.last_cycle_at = report, utcnow()
+            await self._notify("failed" if report.error else "completed", report)
+            if report.conflicts:
+                await self._notify("conflict", report)
+            return report
+
+    def _uow(self) -> Any:
+        return unit_of_work(self.runtime.db, self.runtime.events)
+
+    async def _push(self, hub: HubClient, report: CycleReport) -> None:
+        settings = self.runtime.settings
+        while True:
+            async with self._uow() as session:
+                items = await node.due_items(session=session, limit=self.sizer.size, now=utcnow())
+                for item in items:
+                    item.status = ItemStatus.SYNCING
+                payloads = [item.payload for item in items]
+                ids = [item.id for item in items]
+            if not ids:
+                return
+            started = time.perf_counter()
+            try:
+                answer = await hub.push(payloads)
+            except httpx.HTTPError as exc:
+                self.sizer.on_failure()
+                async with self._uow() as session:
+                    for item in await self._items(session, ids):
+                        await node.record_failure(
+                            session=session,
+                            item=item,
+                            error=f"{type(exc).__name__}: {exc}",
+                            max_attempts=settings.sync_max_attempts,
+                            base_seconds=settings.sync_backoff_base_seconds,
+                            cap_seconds=settings.sync_backoff_cap_seconds,
+                        )
+                        report.failures += item.status is ItemStatus.FAILED
+                raise
+            self.sizer.on_success(time.perf_counter() - started)
+            await self._apply_answer(ids, answer, report)
+
+    async def _items(self, session: Any, ids: list[Any]) -> list[SyncItem]:
+        rows = await session.execute(select(SyncItem).where(SyncItem.id.in_(ids)))
+        return list(rows.scalars())
+
+    async def _apply_answer(
+        self, ids: list[Any], answer: dict[str, Any], report: CycleReport
+    ) -> None:
+        results = {r["mutation_id"]: r for r in answer["results"]}
+        async with self._uow() as session:
+            items = await self._items(session, ids)
+            for item in items:
+                result = results.get(str(item.id))
+                if result is None:
+                    item.status = ItemStatus.PENDING
+                    continue
+                outcome = Outcome(result["outcome"])
+                await node.record_outcome(
+                    session=session, item=item, outcome=outcome, reason=result.get("reason")
+                )
+                report.pushed += outcome in (Outcome.APPLIED, Outcome.DUPLICATE)
+                report.conflicts += outcome is Outcome.CONFLICT
+                report.failures += outcome is Outcome.REJECTED
+            await session.flush()
+            for item in items:
+                result = results.get(str(item.id))
+                if result is not None:
+                    await node.apply_hub_rows(
+                        session=session,
+                        context=self.context,
+                        rows=result.get("rows", []),
+                        newest=True,
+                    )
+
+    async def _pull(self, hub: HubClient, report: CycleReport) -> None:
+        while True:
+            async with self._uow() as session:
+                peer = await hub_peer(
+                    session=session, settings_url=self.runtime.settings.sync_hub_url
+                )
+                since = peer.pull_cursor
+            page = await hub.pull(since=since, limit=self.sizer.size)
+            async with self._uow() as session:
+                peer = await hub_peer(
+                    session=session, settings_url=self.runtime.settings.sync_hub_url
+                )
+                if peer.pull_cursor != since:
+                    return  # another cycle moved on meanwhile
+                await store_replica_users(session=session, users=page["users"])
+                report.pulled += await node.apply_hub_rows(
+                    session=session, context=self.context, rows=page["changes"], newest=False
+                )
+                peer.pull_cursor, peer.last_sync_at, peer.last_error = (
+                    page["next_cursor"],
+                    utcnow(),
+                    None,
+                )
+            if not page["has_more"]:
+                return
+
+    async def _notify(self, phase: str, report: CycleReport) -> None:
+        async with self._uow() as session:
+            peer = await hub_peer(session=session, settings_url=self.runtime.settings.sync_hub_url)
+            officer = peer.user_id
+        data = {"phase": phase, "node_id": self.context.node_id, **report.as_dict()}
+        try:
+            await notify(
+                self.notify_state,
+                type=NotificationType.SYNC_STATUS,
+                data=data,
+                officers=[officer] if officer else [],
+                roles=[Role.ADMIN],
+            )
+        except Exception:
+            log.exception("sync_status_notify_failed")
+
+
+async def hub_peer(*, session: AsyncSession, settings_url: str | None) -> SyncPeer:
+    peer = (
+        await session.execute(select(SyncPeer).where(SyncPeer.role == PeerRole.HUB))
+    ).scalar_one_or_none()
+    if peer is None:
+        peer = SyncPeer(node_id="hub", role=PeerRole.HUB, url=settings_url)
+        session.add(peer)
+        await session.flush()
+    return peer
+
+
+_WORKERS: dict[int, SyncWorker] = {}
+
+
+async def worker_for(runtime: Runtime) -> SyncWorker:
+    """The process's sync worker for this runtime, installing change capture on first use."""
+    worker = _WORKERS.get(id(runtime))
+    if worker is None:
+        context = installed(runtime.db) or install(runtime.db, runtime.settings)
+        await restore_clock(runtime, context)
+        worker = _WORKERS[id(runtime)] = SyncWorker(runtime, context)
+    return worker
+
+
+async def restore_clock(runtime: Runtime, context: SyncContext) -> None:
+    """Never stamp below what this database already holds, even after the wall clock
+    stepped back across a restart."""
+    async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
+        newest = await session.scalar(select(ChangeLog.hlc).order_by(ChangeLog.seq.desc()).limit(1))
+    if newest is not None:
+        context.clock.observe(HLC.decode(newest))
+
+
+async def run_sync_job(runtime: Runtime) -> None:
+    worker = await worker_for(runtime)
+    if worker.is_node:
+        report = await worker.cycle()
+        if report.error:
+            log.info("sync_cycle_failed", error=report.error)

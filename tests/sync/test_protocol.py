@@ -1,0 +1,142 @@
+"""The hub's protocol in one process: capture, pull, push, duplicates, conflicts, scope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from tests.auth_fixtures import LoggedInUser, LoginAs
+
+from bazaar.auth.roles import Role
+from bazaar.sync.hlc import HLC, wall_clock_ms
+
+API = "/api/v1"
+
+
+async def new_customer(
+    client: httpx.AsyncClient, officer: LoggedInUser, **fields: Any
+) -> dict[str, Any]:
+    body = {"full_name": "Asha Traders", "phone": "+91 98765 43210", **fields}
+    answer = await client.post(f"{API}/customers/", json=body, headers=officer.headers)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def pull(
+    client: httpx.AsyncClient, user: LoggedInUser, *, node: str = "laptop-1", since: int = 0
+) -> dict[str, Any]:
+    answer = await client.get(
+        f"{API}/sync/changes", params={"since": since, "node_id": node}, headers=user.headers
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+async def push(
+    client: httpx.AsyncClient,
+    user: LoggedInUser,
+    items: list[dict[str, Any]],
+    *,
+    node: str = "laptop-1",
+) -> list[dict[str, Any]]:
+    answer = await client.post(
+        f"{API}/sync/push", json={"node_id": node, "items": items}, headers=user.headers
+    )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["results"])
+
+
+def edit(
+    customer: dict[str, Any], base: dict[str, Any], hlc: HLC, **changes: Any
+) -> dict[str, Any]:
+    return {
+        "mutation_id": str(uuid.uuid4()),
+        "entity_type": "customer",
+        "entity_id": customer["id"],
+        "op": "update",
+        "command": None,
+        "hlc": hlc.encode(),
+        "changes": changes,
+        "base": base,
+    }
+
+
+def now_hlc(node: str = "laptop-1") -> HLC:
+    return HLC(wall_clock_ms(), 0, node)
+
+
+async def test_writes_reach_the_change_log_and_the_owning_officer_pulls_them(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer, other = await login_as(Role.OFFICER), await login_as(Role.OFFICER)
+    customer = await new_customer(client, officer)
+    page = await pull(client, officer)
+    [change] = [c for c in page["changes"] if c["entity_type"] == "customer"]
+    assert change["entity_id"] == customer["id"]
+    assert change["data"]["full_name"] == "Asha Traders"
+    assert change["origin_node"] == "hub"
+    assert any(u["id"] == str(officer.id) and u["password_hash"] != "!" for u in page["users"])
+    assert [
+        c for c in (await pull(client, other))["changes"] if c["entity_type"] == "customer"
+    ] == []
+
+
+async def test_push_merges_fields_changed_on_one_side_and_is_idempotent(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    customer = await new_customer(client, officer)
+    [change] = [
+        c for c in (await pull(client, officer))["changes"] if c["entity_type"] == "customer"
+    ]
+    base = change["data"]
+    hub_edit = await client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": customer["version"], "address": "Pune"},
+        headers=officer.headers,
+    )
+    assert hub_edit.status_code == 200, hub_edit.text
+    item = edit(customer, base, now_hlc(), phone="+91 90000 00000")
+    [result] = await push(client, officer, [item])
+    assert result["outcome"] == "applied", result
+    assert result["rows"][-1]["data"]["phone"] == "+91 90000 00000"
+    [again] = await push(client, officer, [item])
+    assert again["outcome"] == "duplicate"
+    current = (
+        await client.get(f"{API}/customers/{customer['id']}", headers=officer.headers)
+    ).json()
+    assert (current["phone"], current["address"]) == ("+91 90000 00000", "Pune")
+    # The node's own change is not echoed back to it, but other nodes get it.
+    assert not any(c["origin_node"] == "laptop-1" for c in (await pull(client, officer))["changes"])
+    assert any(
+        c["origin_node"] == "laptop-1"
+        for c in (await pull(client, officer, node="laptop-2"))["changes"]
+    )
+
+
+async def test_a_poison_item_is_rejected_alone(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer, other = await login_as(Role.OFFICER), await login_as(Role.OFFICER)
+    mine, theirs = await new_customer(client, officer), await new_customer(client, other)
+    base = (await pull(client, officer))["changes"][-1]["data"]
+    items = [
+        edit(theirs, {}, now_hlc(), full_name="Stolen"),
+        {
+            "mutation_id": str(uuid.uuid4()),
+            "entity_type": "nope",
+            "entity_id": str(uuid.uuid4()),
+            "op": "update",
+            "hlc": now_hlc().encode(),
+        },
+        edit(mine, base, now_hlc(), full_name="Asha Traders & Sons"),
+        edit(mine, base, HLC(now_hlc().wall_ms + 3_600_000, 0, "laptop-1"), address="Future"),
+    ]
+    results = await push(client, officer, items)
+    assert [r["outcome"] for r in results] == ["rejected", "rejected", "applied", "rejected"]
+    assert results[0]["code"] == "out_of_scope"
+    assert results[0]["rows"] == []
+    assert results[3]["code"] == "clock_drift"
+    stolen = (await client.get(f"{API}/customers/{theirs['id']}", headers=other.headers)).json()
+    assert stolen["full_name"] == "Asha Traders"
