@@ -10,16 +10,20 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from bazaar.auth.api_keys import create_api_key
 from bazaar.auth.context import auth_context
-from bazaar.auth.roles import Role
+from bazaar.auth.roles import Role, Scope
 from bazaar.auth.service import create_user, get_user
 from bazaar.auth.sessions import start_session
-from bazaar.db import unit_of_work
+from bazaar.config import Settings
+from bazaar.db import Database, unit_of_work
+from bazaar.events import EventBus
 
 TEST_PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)
@@ -90,3 +94,21 @@ async def new_session_headers(state: Any, user: LoggedInUser) -> dict[str, str]:
         account = await get_user(session=session, user_id=user.id)
         pair = await start_session(session=session, context=context, user=account)
     return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+async def admin_api_key(settings: Settings) -> str:
+    """A write-scoped key of a new admin, made through a connection of its own: for a live
+    server, whose app runs on another event loop."""
+    state = SimpleNamespace(
+        settings=settings, db=Database.from_settings(settings), events=EventBus(), redis=None
+    )
+    try:
+        admin = await create_logged_in_user(state, Role.ADMIN)
+        async with unit_of_work(state.db, state.events) as session:
+            created = await create_api_key(
+                session=session, owner_id=admin.id, name="schemathesis", scope=Scope.WRITE,
+                expires_in=None,
+            )  # fmt: skip
+        return created.key
+    finally:
+        await state.db.dispose()

@@ -11,13 +11,31 @@ import asyncio
 import os
 
 import hypothesis
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from bazaar.config import Settings
+from tests.auth_fixtures import admin_api_key
+from tests.backends import Backend
+
 EXAMPLES = int(os.environ.get("BAZAAR_SCHEMATHESIS_EXAMPLES", "50"))
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
+    # One admin sends every request: the per-user rate limit must not turn the run into 429s.
+    return backend.settings(auth_limit_per_user="1000000/minute")
+
+
+@pytest.fixture
+async def schemathesis_headers(settings: Settings, live_server: str) -> dict[str, str]:
+    """Every operation runs as an admin, through an API key: a bearer token would end at the
+    first fuzzed POST /auth/logout. (Logout, password change and key minting then answer 403.)"""
+    return {"X-API-Key": await admin_api_key(settings)}
 
 
 def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
