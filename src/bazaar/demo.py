@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bazaar.auth import demo as auth_demo
 from bazaar.db import unit_of_work
 from bazaar.errors import ForbiddenError
+from bazaar.lending import demo as lending_demo
 from bazaar.runtime import Runtime
 
 Seeder = Callable[..., Awaitable[list[str]]]
 
-SEEDERS: list[Seeder] = [auth_demo.seed_demo]
+SEEDERS: list[Seeder] = [auth_demo.seed_demo, lending_demo.seed_demo]
 
 
 async def seed_demo(runtime: Runtime) -> list[str]:

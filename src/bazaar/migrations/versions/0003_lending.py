@@ -105,8 +105,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_loans_customer_id_customers")
         ),
-        sa.ForeignKeyConstraint(["officer_id"], ["users.id"], name=op.f("fk_loans_officer_id_users")),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_loans_created_by_users")),
+        sa.ForeignKeyConstraint(
+            ["officer_id"], ["users.id"], name=op.f("fk_loans_officer_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_loans_created_by_users")
+        ),
         sa.ForeignKeyConstraint(
             ["submitted_by"], ["users.id"], name=op.f("fk_loans_submitted_by_users")
         ),
