@@ -17,9 +17,12 @@ from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Scheduler
+from bazaar.sync.cli import node_app, sync_app
 
 app = typer.Typer(help="Bazaar: the MSME marketplace backend.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(node_app, name="node")
+app.add_typer(sync_app, name="sync")
 
 
 def load_settings() -> Settings:

@@ -123,6 +123,3 @@ async def test_edits_of_different_fields_on_both_sides_merge(
     for client, headers in ((hub.client, hub.admin.headers), (node.client, node.headers)):
         merged = await get(client, f"customers/{customer['id']}", headers)
         assert (merged["address"], merged["phone"]) == ("Pune", "+91 90000 22222")
-
-
-

@@ -1,0 +1,190 @@
+"""Real Bazaar processes on 127.0.0.1 for the sync tests: a hub and field nodes, each with its
+own database, driven over HTTP and by the `bazaar` command like an operator would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from tests.backends import POSTGRES_URL, unavailable
+
+from bazaar.lending.models import Customer, Loan, Payment, PaymentReversal
+from bazaar.sync.capture import synced_fields
+from bazaar.sync.codec import encode
+
+BIN = Path(sys.executable).parent / "bazaar"
+PASSWORD = "field-officer-password-1"
+API = "/api/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Bazaar:
+    """One `bazaar serve` with its own database and working directory (where .env lives)."""
+
+    name: str
+    workdir: Path
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BAZAAR_DATABASE_URL": self.database_url,
+            "BAZAAR_ENVIRONMENT": "test",
+            "BAZAAR_LOG_LEVEL": "WARNING",
+            "BAZAAR_SCHEDULER_ENABLED": "false",
+            **self.env,
+        }
+
+    async def cli(self, *args: str, check: bool = True) -> str:
+        process = await asyncio.create_subprocess_exec(
+            str(BIN),
+            *args,
+            cwd=self.workdir,
+            env=self._env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        text = out.decode()
+        if check and process.returncode != 0:
+            raise AssertionError(f"bazaar {' '.join(args)} failed:\n{text}")
+        return text
+
+    async def start(self) -> None:
+        log = (self.workdir / "serve.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            str(BIN),
+            "serve",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            cwd=self.workdir,
+            env=self._env(),
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        for _ in range(400):
+            if self.process.returncode is not None:
+                raise AssertionError(
+                    f"{self.name} exited: {(self.workdir / 'serve.log').read_text()[-3000:]}"
+                )
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.name} did not listen")
+
+    async def stop(self, *, kill: bool = False) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        await self.process.wait()
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=60)
+
+
+async def login(bazaar: Bazaar, email: str, password: str = PASSWORD) -> dict[str, str]:
+    async with bazaar.client() as http:
+        answer = await http.post(f"{API}/auth/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def call(
+    bazaar: Bazaar,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
+    ok: Iterable[int] = (200, 201),
+) -> Any:
+    async with bazaar.client() as http:
+        answer = await http.request(method, f"{API}/{path}", json=body, headers=headers)
+    assert answer.status_code in tuple(ok), f"{method} {path}: {answer.status_code} {answer.text}"
+    return answer.json()
+
+
+@asynccontextmanager
+async def hub_database(kind: str, workdir: Path) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / 'hub.db'}"
+        return
+    url = make_url(POSTGRES_URL)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = await asyncio.wait_for(asyncpg.connect(dsn), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        unavailable(f"PostgreSQL unreachable: {exc}")
+    name = f"bazaar_sync_{os.getpid()}_{secrets.token_hex(3)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def portfolio(database_url: str, officer_id: str) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Every synced field of an officer's customers, loans, payments and reversals, by id."""
+    engine = create_async_engine(database_url)
+    officer = uuid.UUID(officer_id)
+    queries = {
+        "customer": (Customer, select(Customer).where(Customer.officer_id == officer)),
+        "loan": (Loan, select(Loan).where(Loan.officer_id == officer)),
+        "payment": (
+            Payment,
+            select(Payment)
+            .join(Loan, Loan.id == Payment.loan_id)
+            .where(Loan.officer_id == officer),
+        ),
+        "payment_reversal": (
+            PaymentReversal,
+            select(PaymentReversal)
+            .join(Payment, Payment.id == PaymentReversal.payment_id)
+            .join(Loan, Loan.id == Payment.loan_id)
+            .where(Loan.officer_id == officer),
+        ),
+    }
+    result: dict[str, dict[str, tuple[Any, ...]]] = {}
+    try:
+        async with engine.connect() as conn:
+            for name, (model, query) in queries.items():
+                columns = [getattr(model, f) for f in synced_fields(model)]
+                rows = await conn.execute(query.with_only_columns(*columns))
+                result[name] = {str(row.id): tuple(encode(v) for v in row) for row in rows}
+    finally:
+        await engine.dispose()
+    return result

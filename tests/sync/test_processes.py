@@ -1,0 +1,203 @@
+"""Hub and field nodes as separate `bazaar serve` processes with their own databases.
+
+The nodes work while the hub is down, the hub decides meanwhile, and after the nodes sync
+until quiet every node's copy of its officer's portfolio equals the hub's, field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.sync.cluster import PASSWORD, Bazaar, call, hub_database, login, portfolio
+
+from bazaar.db import utcnow
+
+pytestmark = pytest.mark.slow
+
+TODAY = utcnow().date().isoformat()
+
+
+@dataclass
+class Officer:
+    id: str
+    email: str
+    hub_headers: dict[str, str]
+    node: Bazaar
+    node_headers: dict[str, str] | None = None
+
+
+@dataclass
+class Cluster:
+    hub: Bazaar
+    admin: dict[str, str]
+    officers: list[Officer]
+
+
+async def start_hub(kind: str, tmp: Path) -> tuple[Bazaar, Any]:
+    context = hub_database(kind, tmp)
+    url = await context.__aenter__()
+    hub_dir = tmp / "hub"
+    hub_dir.mkdir()
+    hub = Bazaar("hub", hub_dir, url, env={"BAZAAR_NODE_ID": "hub"})
+    await hub.cli("migrate")
+    return hub, context
+
+
+async def make_user(hub: Bazaar, email: str, role: str) -> str:
+    out = await hub.cli(
+        "user",
+        "create",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--full-name",
+        email.split("@")[0],
+        "--password",
+        PASSWORD,
+    )
+    return out.strip().splitlines()[-1].split()[-1].strip("()")
+
+
+async def customer(
+    bazaar: Bazaar, headers: dict[str, str], name: str, **extra: Any
+) -> dict[str, Any]:
+    body = {"full_name": name, "phone": "+91 98765 43210", **extra}
+    return dict(await call(bazaar, "POST", "customers/", headers, body))
+
+
+async def application(
+    bazaar: Bazaar, headers: dict[str, str], customer_id: str, submit: bool = True
+) -> dict[str, Any]:
+    body = {
+        "customer_id": customer_id,
+        "principal": "24000.00",
+        "annual_rate": "18",
+        "installments": 12,
+        "expected_disbursement_date": TODAY,
+    }
+    loan = dict(await call(bazaar, "POST", "loans/", headers, body))
+    if submit:
+        await call(bazaar, "POST", f"loans/{loan['id']}/submit", headers)
+    return loan
+
+
+async def approve_and_disburse(hub: Bazaar, admin: dict[str, str], loan_id: str) -> None:
+    await call(hub, "POST", f"loans/{loan_id}/approve", admin)
+    await call(hub, "POST", f"loans/{loan_id}/disburse", admin, {"disbursed_on": TODAY})
+
+
+async def pay(bazaar: Bazaar, headers: dict[str, str], loan_id: str, amount: str) -> dict[str, Any]:
+    body = {"loan_id": loan_id, "amount": amount, "paid_on": TODAY, "method": "cash"}
+    return dict(await call(bazaar, "POST", "payments/", headers, body))
+
+
+async def sync_until_quiet(officer: Officer, rounds: int = 12) -> None:
+    assert officer.node_headers is not None
+    for _ in range(rounds):
+        report = await call(officer.node, "POST", "sync/batch", officer.node_headers)
+        assert report["error"] is None, report
+        if report["pushed"] == report["pulled"] == 0:
+            return
+    raise AssertionError("node did not quiesce")
+
+
+async def assert_converged(cluster: Cluster) -> None:
+    for officer in cluster.officers:
+        at_hub = await portfolio(cluster.hub.database_url, officer.id)
+        on_node = await portfolio(officer.node.database_url, officer.id)
+        for table in at_hub:
+            assert on_node[table] == at_hub[table], f"{officer.node.name}: {table} differs"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    hub, database = await start_hub(request.param, tmp_path)
+    nodes: list[Bazaar] = []
+    try:
+        await make_user(hub, "admin@hq.test", "admin")
+        await hub.start()
+        admin = await login(hub, "admin@hq.test")
+        officers = []
+        for number in (1, 2):
+            email = f"officer{number}@hq.test"
+            officer_id = await make_user(hub, email, "officer")
+            key = await call(
+                hub,
+                "POST",
+                "api-keys",
+                admin,
+                {"name": f"laptop {number}", "scope": "write", "owner_id": officer_id},
+            )
+            node_dir = tmp_path / f"node{number}"
+            node_dir.mkdir()
+            node = Bazaar(f"node{number}", node_dir, f"sqlite+aiosqlite:///{node_dir / 'node.db'}")
+            nodes.append(node)
+            out = await node.cli(
+                "node", "join", hub.url, "--api-key", key["key"], "--node-id", f"laptop-{number}"
+            )
+            assert "joined" in out, out
+            officers.append(Officer(officer_id, email, await login(hub, email), node))
+        for officer in officers:
+            await officer.node.start()
+            officer.node_headers = await login(officer.node, officer.email)
+        yield Cluster(hub, admin, officers)
+    finally:
+        for bazaar in [hub, *nodes]:
+            await bazaar.stop(kill=True)
+        await database.__aexit__(None, None, None)
+
+
+async def test_offline_work_converges_after_the_hub_returns(cluster: Cluster) -> None:
+    hub, admin = cluster.hub, cluster.admin
+    active: dict[str, str] = {}
+    waiting: dict[str, str] = {}
+    for officer in cluster.officers:
+        c = await customer(hub, officer.hub_headers, f"{officer.email} shop")
+        active[officer.id] = (await application(hub, officer.hub_headers, c["id"]))["id"]
+        await approve_and_disburse(hub, admin, active[officer.id])
+        waiting[officer.id] = (await application(hub, officer.hub_headers, c["id"]))["id"]
+        await sync_until_quiet(officer)
+
+    await hub.stop()
+    paid: dict[str, list[str]] = {}
+    for officer in cluster.officers:
+        node, headers = officer.node, officer.node_headers
+        assert headers is not None
+        for n in range(3):
+            c = await customer(node, headers, f"offline {n}")
+            await application(node, headers, c["id"])
+        paid[officer.id] = [
+            (await pay(node, headers, active[officer.id], amount))["id"]
+            for amount in ("1000.00", "2500.50", "999.99")
+        ]
+        for _ in range(3):  # three failed probes in a row: offline
+            report = await call(node, "POST", "sync/batch", headers)
+            assert report["error"] is not None
+        assert (await call(node, "GET", "sync/network-status", headers))["quality"] == "offline"
+        assert (await call(node, "GET", "sync/pending-count", headers))["pending"] >= 9
+
+    await hub.start()
+    for officer in cluster.officers:
+        await approve_and_disburse(hub, admin, waiting[officer.id])
+    for _ in range(2):
+        for officer in cluster.officers:
+            await sync_until_quiet(officer)
+    await assert_converged(cluster)
+
+    for officer in cluster.officers:
+        payments = await call(hub, "GET", f"payments/?loan_id={active[officer.id]}", admin)
+        assert sorted(p["id"] for p in payments["items"]) == sorted(paid[officer.id])
+        loan = await call(hub, "GET", f"loans/{active[officer.id]}", admin)
+        node_loan = await call(
+            officer.node, "GET", f"loans/{active[officer.id]}", officer.node_headers or {}
+        )
+        assert (loan["principal_paid"], loan["interest_paid"]) == (
+            node_loan["principal_paid"],
+            node_loan["interest_paid"],
+        )
+        total = sum(float(p["amount"]) for p in payments["items"])
+        assert round(total, 2) == 4500.49
