@@ -6,11 +6,15 @@ through these filters.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select, true
+import uuid
+
+from sqlalchemy import BindParameter, ColumnElement, false, select, true
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.lending.models import Customer, Loan
+
+UserId = uuid.UUID | BindParameter[uuid.UUID]
 
 
 def customers_visible(principal: Principal) -> ColumnElement[bool]:
@@ -25,12 +29,17 @@ def customers_visible(principal: Principal) -> ColumnElement[bool]:
 
 
 def loans_visible(principal: Principal) -> ColumnElement[bool]:
+    return loans_visible_to(principal.role, principal.user_id)
+
+
+def loans_visible_to(role: Role, user_id: UserId) -> ColumnElement[bool]:
+    """`user_id` may be a bound parameter, for statements built once and run many times."""
     live = Loan.deleted_at.is_(None)
-    if principal.role is Role.ADMIN:
+    if role is Role.ADMIN:
         return live & true()
-    if principal.role is Role.OFFICER:
-        return live & (Loan.officer_id == principal.user_id)
-    if principal.role is Role.CUSTOMER:
-        own = select(Customer.id).where(Customer.user_id == principal.user_id)
+    if role is Role.OFFICER:
+        return live & (Loan.officer_id == user_id)
+    if role is Role.CUSTOMER:
+        own = select(Customer.id).where(Customer.user_id == user_id)
         return live & Loan.customer_id.in_(own.scalar_subquery())
     return false()
