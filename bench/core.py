@@ -1,4 +1,5 @@
-"""Core: Bazaar's /health through the full middleware stack next to a bare ASGI app."""
+"""Core: Bazaar's /health through the full middleware stack, next to a bare ASGI app and a
+bare FastAPI app, so the cost of the framework and of our stack show separately."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ def run(smoke: bool) -> None:
     with uvicorn_server("bench.baseline_asgi:app") as base_url:
         baseline = load(f"{base_url}/health", seconds=seconds)
     report("bare ASGI baseline GET /health", baseline)
+    with uvicorn_server("bench.baseline_fastapi:app") as fastapi_url:
+        framework = load(f"{fastapi_url}/health", seconds=seconds)
+    report("bare FastAPI GET /health", framework, baseline)
     with bazaar_server() as url:
         health = load(f"{url}/health", seconds=seconds)
-    report("bazaar GET /health", health, baseline)
+    report("bazaar GET /health (vs bare ASGI)", health, baseline)
+    report("bazaar GET /health (vs bare FastAPI)", health, framework)
