@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.sync.conftest import API, Hub, NodeFactory
 
 from bazaar.db import utcnow
+from bazaar.sync.hlc import wall_clock_ms
 from bazaar.sync.models import ItemStatus, SyncItem
 
 
@@ -123,3 +124,143 @@ async def test_edits_of_different_fields_on_both_sides_merge(
     for client, headers in ((hub.client, hub.admin.headers), (node.client, node.headers)):
         merged = await get(client, f"customers/{customer['id']}", headers)
         assert (merged["address"], merged["phone"]) == ("Pune", "+91 90000 22222")
+
+
+async def new_loan(
+    node_client: httpx.AsyncClient, headers: dict[str, str], **terms: Any
+) -> dict[str, Any]:
+    customer = await create(
+        node_client,
+        "customers/",
+        {"full_name": "Meera Textiles", "phone": "+91 91234 56789"},
+        headers,
+    )
+    body = {
+        "customer_id": customer["id"],
+        "principal": "12000.00",
+        "annual_rate": "12",
+        "installments": 12,
+        "expected_disbursement_date": today(),
+        **terms,
+    }
+    return await create(node_client, "loans/", body, headers)
+
+
+async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_the_inbox(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    loan = await new_loan(node.client, node.headers)
+    await create(node.client, f"loans/{loan['id']}/submit", {}, node.headers)
+    await node.sync_until_quiet()
+    submitted = await get(node.client, f"loans/{loan['id']}", node.headers)
+    edit = await node.client.put(
+        f"{API}/loans/{loan['id']}",
+        json={"version": submitted["version"], "principal": "15000.00"},
+        headers=node.headers,
+    )
+    assert edit.status_code == 200, edit.text
+    await create(hub.client, f"loans/{loan['id']}/approve", {}, hub.admin.headers)
+
+    report = await node.sync()
+    assert report.conflicts == 1
+    status = await get(node.client, f"sync/status/loan/{loan['id']}", node.headers)
+    assert status["status"] == "conflict"
+    [conflict] = (await hub.client.get(f"{API}/sync/conflicts", headers=hub.admin.headers)).json()
+    assert conflict["fields"]["principal"] == {
+        "base": "12000",
+        "server": "12000",
+        "client": "15000",
+    }
+    await node.sync_until_quiet()
+    on_node = await get(node.client, f"loans/{loan['id']}", node.headers)
+    assert (on_node["status"], on_node["principal"]) == ("approved", "12000.00")
+
+    answer = await hub.client.post(
+        f"{API}/sync/conflicts/{conflict['id']}/resolve",
+        json={"choice": "merged", "values": {"principal": "13000"}},
+        headers=hub.admin.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "resolved"
+    again = await hub.client.post(
+        f"{API}/sync/conflicts/{conflict['id']}/resolve",
+        json={"choice": "local"},
+        headers=hub.admin.headers,
+    )
+    assert again.status_code == 409
+    await node.sync_until_quiet()
+    assert (await get(node.client, f"loans/{loan['id']}", node.headers))["principal"] == "13000.00"
+
+
+async def test_a_repayment_for_a_loan_written_off_meanwhile_is_rejected_and_kept(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    loan = await new_loan(node.client, node.headers)
+    await create(node.client, f"loans/{loan['id']}/submit", {}, node.headers)
+    await node.sync_until_quiet()
+    for command, body in (("approve", {}), ("disburse", {"disbursed_on": today()})):
+        await create(hub.client, f"loans/{loan['id']}/{command}", body, hub.admin.headers)
+    await node.sync_until_quiet()
+    await create(hub.client, f"loans/{loan['id']}/write-off", {}, hub.admin.headers)
+    payment = await create(
+        node.client,
+        "payments/",
+        {"loan_id": loan["id"], "amount": "700.00", "paid_on": today(), "method": "cash"},
+        node.headers,
+    )
+    other = await create(
+        node.client,
+        "customers/",
+        {"full_name": "Later Shop", "phone": "+91 95555 00000"},
+        node.headers,
+    )
+
+    report = await node.sync()
+    assert report.failures == 1
+    failed = await get(node.client, "sync/failed-items", node.headers)
+    [item] = failed["items"]
+    assert item["entity_id"] == payment["id"]
+    assert "disbursed" in item["last_error"].lower() or "active" in item["last_error"].lower()
+    rejected = (await get(hub.client, "sync/failed-items", hub.admin.headers))["rejected"]
+    assert [r["payload"]["changes"]["amount"] for r in rejected] == ["700"]
+    assert (await get(hub.client, f"customers/{other['id']}", hub.admin.headers))[
+        "full_name"
+    ] == "Later Shop"
+    await node.sync_until_quiet()
+    assert (await get(node.client, f"loans/{loan['id']}", node.headers))["status"] == "written_off"
+    retried = await create(node.client, "sync/retry-failed", {}, node.headers)
+    assert retried == {"retried": 1}
+
+
+async def test_a_node_ten_minutes_behind_still_converges(hub: Hub, field_node: NodeFactory) -> None:
+    node = await field_node("laptop-1")
+    clock = node.worker.context.clock
+    clock._physical_ms = lambda: wall_clock_ms() - 600_000  # type: ignore[method-assign]
+    customer = await create(
+        node.client,
+        "customers/",
+        {"full_name": "Slow Clock", "phone": "+91 95555 11111"},
+        node.headers,
+    )
+    await node.sync_until_quiet()
+    hub_copy = await get(hub.client, f"customers/{customer['id']}", hub.admin.headers)
+    answer = await hub.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": hub_copy["version"], "address": "HQ"},
+        headers=hub.admin.headers,
+    )
+    assert answer.status_code == 200
+    await node.sync_until_quiet()
+    on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
+    edit = await node.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": on_node["version"], "address": "Field"},
+        headers=node.headers,
+    )
+    assert edit.status_code == 200
+    await node.sync_until_quiet()
+    # The node's edit comes after what it saw from the hub, whatever its wall clock says.
+    for client, headers in ((hub.client, hub.admin.headers), (node.client, node.headers)):
+        assert (await get(client, f"customers/{customer['id']}", headers))["address"] == "Field"

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import utcnow
-from bazaar.errors import AppError
+from bazaar.errors import AppError, NotFoundError
 from bazaar.sync import registry
 from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
 from bazaar.sync.codec import decode_row
@@ -48,6 +50,16 @@ class ItemResult:
     conflict_id: str | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
+    retryable: bool = False
+    """Rejected for now only (not recorded): the node sends it again after a backoff."""
+
+
+def _reason(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, AppError):
+        return exc.message, exc.code
+    if isinstance(exc, IntegrityError):
+        return "the row breaks a uniqueness or reference rule at the hub", "integrity_error"
+    return f"invalid data: {exc}", "invalid_mutation"
 
 
 def parse(raw: Mapping[str, Any]) -> Mutation:
@@ -185,8 +197,9 @@ class Hub:
         try:
             stamp = self.context.clock.receive(HLC.decode(mutation.hlc)).encode()
         except (ClockDriftError, InvalidTimestamp) as exc:
-            # Not stored: once the node's clock is right, a retry may apply.
-            return ItemResult(mutation.mutation_id, Outcome.REJECTED, str(exc), "clock_drift")
+            return ItemResult(
+                mutation.mutation_id, Outcome.REJECTED, str(exc), "clock_drift", retryable=True
+            )
         try:
             async with self.session.begin_nested():
                 with remote_origin(
@@ -194,8 +207,14 @@ class Hub:
                 ) as written:
                     result = await self._apply(mutation)
                 result.rows = [row_payload(row) for row in written]
-        except AppError as exc:
-            result = ItemResult(mutation.mutation_id, Outcome.REJECTED, exc.message, exc.code)
+        except (NotFoundError, StaleDataError) as exc:
+            # Perhaps only early: the row may arrive, or settle, with a later push.
+            reason = exc.message if isinstance(exc, AppError) else "the row changed meanwhile"
+            code = exc.code if isinstance(exc, AppError) else "version_conflict"
+            return ItemResult(mutation.mutation_id, Outcome.REJECTED, reason, code, retryable=True)
+        except (AppError, IntegrityError, ValueError, TypeError, KeyError) as exc:
+            result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(exc))
+        if not result.rows:
             result.rows = await self._current_rows(mutation)
         self.session.add(
             SyncMutation(

@@ -45,6 +45,7 @@ from bazaar.sync.schemas import (
     SyncItemRead,
     SyncSummary,
 )
+from bazaar.sync.users import replica_users
 from bazaar.sync.worker import SyncWorker, hub_peer, worker_for
 
 
@@ -121,7 +122,13 @@ async def push(
         policy_overrides=request.app.state.settings.sync_policies,
     )
     results = await applier.push(body.items)
-    return {"results": [vars(r) for r in results], "hub_node_id": worker.context.node_id}
+    rows = [row for result in results for row in result.rows]
+    users = await replica_users(session=session, principal=principal, changes=rows)
+    return {
+        "results": [vars(r) for r in results],
+        "users": users,
+        "hub_node_id": worker.context.node_id,
+    }
 
 
 @router.get(

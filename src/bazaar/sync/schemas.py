@@ -54,11 +54,13 @@ class ItemResultRead(BaseModel):
     reason: str | None = None
     code: str | None = None
     conflict_id: str | None = None
+    retryable: bool = False
     rows: list[Change] = []
 
 
 class PushResponse(BaseModel):
     results: list[ItemResultRead]
+    users: list[dict[str, Any]] = Field(description="Users the returned rows refer to")
     hub_node_id: str
 
 

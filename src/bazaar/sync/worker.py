@@ -137,6 +137,7 @@ class SyncWorker:
     async def _apply_answer(
         self, ids: list[Any], answer: dict[str, Any], report: CycleReport
     ) -> None:
+        settings = self.runtime.settings
         results = {r["mutation_id"]: r for r in answer["results"]}
         async with self._uow() as session:
             items = await self._items(session, ids)
@@ -146,6 +147,17 @@ class SyncWorker:
                     item.status = ItemStatus.PENDING
                     continue
                 outcome = Outcome(result["outcome"])
+                if result.get("retryable"):
+                    await node.record_failure(
+                        session=session,
+                        item=item,
+                        error=f"{result.get('code')}: {result.get('reason')}",
+                        max_attempts=settings.sync_max_attempts,
+                        base_seconds=settings.sync_backoff_base_seconds,
+                        cap_seconds=settings.sync_backoff_cap_seconds,
+                    )
+                    report.failures += item.status is ItemStatus.FAILED
+                    continue
                 await node.record_outcome(
                     session=session, item=item, outcome=outcome, reason=result.get("reason")
                 )
@@ -153,6 +165,7 @@ class SyncWorker:
                 report.conflicts += outcome is Outcome.CONFLICT
                 report.failures += outcome is Outcome.REJECTED
             await session.flush()
+            await store_replica_users(session=session, users=answer.get("users", []))
             for item in items:
                 result = results.get(str(item.id))
                 if result is not None:
