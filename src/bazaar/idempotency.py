@@ -7,8 +7,8 @@ the endpoint runs, so concurrent duplicates see each other whatever the request 
   the request's own transaction (`Claim.respond`), so the answer and the write commit together;
 - same key and same request (method, path, JSON body): the stored status and body are replayed;
 - same key, other request: 422; same key while the first is still running: 409;
-- the endpoint fails (or its commit does): the claim is released and the client may retry.
-  A claim left in flight by a crashed process is taken over after `ABANDONED_AFTER`.
+- the endpoint fails: the claim is released and the client may retry. A claim left in flight
+  by a failed commit or a crashed process is taken over after `ABANDONED_AFTER`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.dependencies import CurrentUser
-from bazaar.db import Base, Database, IdMixin, new_id, utcnow
+from bazaar.db import Base, Database, IdMixin, SessionDep, new_id, utcnow
 from bazaar.errors import ConflictError, InvalidInputError
 from bazaar.runtime import Runtime
 from bazaar.scheduler import register_job
@@ -149,6 +149,7 @@ async def release(db: Database, record_id: uuid.UUID) -> None:
 async def _idempotency(
     request: Request,
     principal: CurrentUser,
+    session: SessionDep,
     key: Annotated[
         str | None,
         Header(
@@ -172,12 +173,14 @@ async def _idempotency(
     try:
         yield claim
     except BaseException:
+        # The request's session (opened first, for authentication) still holds SQLite's write
+        # lock and would be rolled back after this: roll it back now, or the release waits on it.
+        await session.rollback()
         await release(db, claim.record_id)
         raise
 
 
 IdempotencyDep = Annotated[Claim, Depends(_idempotency, scope="function")]
-"""Declare it before `SessionDep` so that a failed commit also releases the claim."""
 
 
 async def forget_expired(runtime: Runtime) -> None:

@@ -21,17 +21,16 @@ from bazaar.lending import rules
 from bazaar.lending.errors import (
     InvalidPayment,
     LoanNotActive,
+    LoanNotFound,
     PaymentAlreadyReversed,
     PaymentExceedsPayoff,
     PaymentNotFound,
 )
-from bazaar.lending.models import Installment, Loan, Payment, PaymentReversal
+from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
 from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
 from bazaar.lending.scope import loans_visible
 from bazaar.lending.service import (
-    customer_user_id,
-    get_loan,
     record_status_change,
     routing_ids,
     today,
@@ -52,8 +51,9 @@ _INSTALLMENT_COLUMNS = (
     Installment.interest_waived,
 )
 _reversed = PaymentReversal.id.is_not(None).label("reversed")
+_PAYMENT_FIELDS = [name for name in PaymentRead.model_fields if hasattr(Payment, name)]
 _PAYMENT_READ_COLUMNS = (
-    *(getattr(Payment, name) for name in PaymentRead.model_fields if hasattr(Payment, name)),
+    *(getattr(Payment, name) for name in _PAYMENT_FIELDS),
     _reversed,
     PaymentReversal.reason.label("reversal_reason"),
 )
@@ -177,7 +177,7 @@ async def record_payment(
     payment_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
-    loan = await get_loan(session=session, principal=principal, loan_id=data.loan_id, lock=True)
+    loan, owner = await _locked_loan(session, principal, data.loan_id)
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
     assert loan.disbursed_on is not None
@@ -222,13 +222,30 @@ async def record_payment(
         allocation=allocation,
     )
     event = {
-        **routing_ids(loan, await customer_user_id(session, loan)),
+        **routing_ids(loan, owner),
         "payment_id": str(payment.id),
         "amount": str(payment.amount),
         "paid_on": payment.paid_on.isoformat(),
     }
     record_event(session, Event("payment_received", event))
-    return await get_payment(session=session, principal=principal, payment_id=payment.id)
+    columns = {name: getattr(payment, name) for name in _PAYMENT_FIELDS}
+    return PaymentRead(**columns, reversed=False, reversal_reason=None)
+
+
+async def _locked_loan(
+    session: AsyncSession, principal: Principal, loan_id: uuid.UUID
+) -> tuple[Loan, uuid.UUID | None]:
+    """The loan, locked for its balance change, and its borrower's user id (for events)."""
+    query = (
+        select(Loan, Customer.user_id)
+        .join(Customer, Customer.id == Loan.customer_id)
+        .where(Loan.id == loan_id, loans_visible(principal))
+        .with_for_update(of=Loan)
+    )
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
+        raise LoanNotFound()
+    return found[0], found[1]
 
 
 async def get_payment(
@@ -301,7 +318,7 @@ async def reverse_payment(
     reversal_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     payment = await _load_payment(session, principal, payment_id)
-    loan = await get_loan(session=session, principal=principal, loan_id=payment.loan_id, lock=True)
+    loan, owner = await _locked_loan(session, principal, payment.loan_id)
     if loan.status not in (LoanStatus.DISBURSED, LoanStatus.CLOSED):
         raise LoanNotActive(details={"status": loan.status})
     installments = await installment_rows(session, loan.id)
@@ -333,7 +350,7 @@ async def reverse_payment(
         allocation=allocation,
     )
     event = {
-        **routing_ids(loan, await customer_user_id(session, loan)),
+        **routing_ids(loan, owner),
         "payment_id": str(payment_id),
     }
     record_event(session, Event("payment_reversed", event))
