@@ -1,8 +1,9 @@
 """Who is calling: an access token or an API key turned into a Principal, or refused.
 
 Every check reads the database (or Redis) on each request, so logout, a password change, a
-deactivation or a demotion takes effect on the very next request, on every worker. The read uses
-its own short read-only connection, never the request's write transaction.
+deactivation or a demotion takes effect on the very next request, on every worker. The read never
+runs in a request's write transaction: safe-method requests lend their read-only session,
+others get a short read-only connection.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Executable, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.access_tokens import AccessClaims, InvalidTokenError, read_access_token
 from bazaar.auth.context import AuthContext, auth_context
@@ -34,38 +35,43 @@ class Authenticated:
     claims: AccessClaims | None
 
 
-async def authenticate(credential: str, *, app_state: Any) -> Authenticated:
+async def authenticate(
+    credential: str, *, app_state: Any, session: AsyncSession | None = None
+) -> Authenticated:
+    """Check a credential. `session` is a read-only request's own session, which saves a
+    connection; without it the lookup takes a short read-only connection of its own."""
     context = auth_context(app_state)
+    reader = _Reader(context, session)
     if credential.startswith(API_KEY_PREFIX):
-        return Authenticated(await _api_key_principal(context, credential), None)
+        return Authenticated(await _api_key_principal(reader, credential), None)
     try:
         claims = read_access_token(context.tokens, credential)
     except InvalidTokenError as exc:
         log.info("access_token_refused", reason=str(exc))
         raise InvalidToken from exc
-    await _ensure_still_valid(context, claims)
+    await _ensure_still_valid(context, reader, claims)
     return Authenticated(Principal(user_id=claims.user_id, role=claims.role), claims)
 
 
-class _ReadConnection:
-    """A read-only connection (a DEFERRED transaction on SQLite, so it never takes the lock)."""
+@dataclass(frozen=True)
+class _Reader:
+    context: AuthContext
+    session: AsyncSession | None
 
-    def __init__(self, context: AuthContext) -> None:
-        self._context = context
-
-    async def __aenter__(self) -> AsyncConnection:
-        self._begin = sqlite_begin.set("BEGIN")
-        self._connection = await self._context.db.engine.connect()
-        return self._connection
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def one_or_none(self, query: Executable) -> Any:
+        """The single row of `query`, or None."""
+        if self.session is not None:
+            return (await self.session.execute(query)).one_or_none()
+        # A DEFERRED transaction on SQLite, so the check never takes the write lock.
+        begin = sqlite_begin.set("BEGIN")
         try:
-            await self._connection.close()
+            async with self.context.db.engine.connect() as connection:
+                return (await connection.execute(query)).one_or_none()
         finally:
-            sqlite_begin.reset(self._begin)
+            sqlite_begin.reset(begin)
 
 
-async def _ensure_still_valid(context: AuthContext, claims: AccessClaims) -> None:
+async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
     # A revoked family (logout, refresh-token reuse) ends every access token of that session,
     # not only the one presented at logout.
     session_revoked = exists().where(
@@ -78,8 +84,7 @@ async def _ensure_still_valid(context: AuthContext, claims: AccessClaims) -> Non
         query = query.add_columns(
             exists().where(RevokedAccessToken.jti == claims.jti).label("denylisted")
         )
-    async with _ReadConnection(context) as connection:
-        row = (await connection.execute(query)).one_or_none()
+    row = await reader.one_or_none(query)
     if row is None:
         raise InvalidToken
     denylisted = (
@@ -113,14 +118,13 @@ def _refusal(
     return None
 
 
-async def _api_key_principal(context: AuthContext, key: str) -> Principal:
+async def _api_key_principal(reader: _Reader, key: str) -> Principal:
     query = (
         select(ApiKey.id, ApiKey.scope, ApiKey.expires_at, ApiKey.revoked_at, User.id, User.role)
         .join(User, User.id == ApiKey.owner_id)
         .where(ApiKey.key_hash == hash_secret(key), User.is_active.is_(True))
     )
-    async with _ReadConnection(context) as connection:
-        row = (await connection.execute(query)).one_or_none()
+    row = await reader.one_or_none(query)
     if row is None or row.revoked_at is not None:
         raise InvalidToken
     if row.expires_at is not None and row.expires_at <= utcnow():

@@ -25,7 +25,7 @@ from bazaar.auth.context import AuthContext, auth_context
 from bazaar.auth.errors import InsufficientRole, InsufficientScope, InteractiveLoginRequired
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import SAFE_METHODS
+from bazaar.db import SAFE_METHODS, SessionDep
 from bazaar.errors import UnauthorizedError
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -44,16 +44,20 @@ async def authenticate_request(
     context: AuthContextDep,
     bearer: Annotated[str | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
+    session: SessionDep,
 ) -> Principal:
     credential = bearer or api_key
     if not credential:
         raise UnauthorizedError
-    authenticated = await authenticate(credential, app_state=request.app.state)
+    safe = request.method in SAFE_METHODS
+    authenticated = await authenticate(
+        credential, app_state=request.app.state, session=session if safe else None
+    )
     principal = authenticated.principal
     request.state.access_claims = authenticated.claims
-    if not principal.may_write() and request.method not in SAFE_METHODS:
+    if not principal.may_write() and not safe:
         raise InsufficientScope
-    await context.limits.hit(context.rules.per_user, "user", str(principal.user_id))
+    await context.limits.hit_coarse(context.rules.per_user, "user", str(principal.user_id))
     return principal
 
 

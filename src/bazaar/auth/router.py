@@ -150,7 +150,7 @@ async def logout(claims: PasswordUser, session: SessionDep, context: AuthContext
 @auth.get("/me", responses=error_responses(UnauthorizedError))
 async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(
-        await service.get_user(session=session, user_id=principal.user_id)
+        await service.read_profile(session=session, user_id=principal.user_id)
     )
 
 

@@ -40,7 +40,7 @@ async def list_users(
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> UserPage:
     page = await service.list_users(
         session=session, role=role, is_active=is_active, search=q, limit=limit, offset=offset
@@ -77,7 +77,7 @@ async def create_user(
 @router.get("/me", responses=error_responses(UnauthorizedError))
 async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(
-        await service.get_user(session=session, user_id=principal.user_id)
+        await service.read_profile(session=session, user_id=principal.user_id)
     )
 
 
@@ -86,7 +86,7 @@ async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
 )
 async def read_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UserRead:
     _ensure_self_or_admin(principal, user_id)
-    return UserRead.model_validate(await service.get_user(session=session, user_id=user_id))
+    return UserRead.model_validate(await service.read_profile(session=session, user_id=user_id))
 
 
 @router.put(
