@@ -175,6 +175,10 @@ def run(smoke: bool) -> None:
                 report("raw aiosqlite GET loan + arrears", raw_read)
                 read = load(f"{url}/api/v1/loans/{loan}", seconds=seconds, headers=auth)
                 report("bazaar GET /api/v1/loans/{id} (auth)", read, raw_read)
+                # Authentication reads the database on every request (revocation takes effect at
+                # once): this line shows how much of the ratio is that, not lending.
+                me = load(f"{url}/api/v1/auth/me", seconds=seconds, headers=auth)
+                report("bazaar GET /api/v1/auth/me (auth alone)", me, raw_read)
                 raw_write = load(
                     f"{raw}/raw/payments/",
                     seconds=seconds,
