@@ -1,0 +1,36 @@
+"""The hourly job drops denylist entries and refresh tokens that can no longer be presented."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from tests.auth_fixtures import LoginAs
+
+from bazaar.auth.models import RefreshToken, RevokedAccessToken
+from bazaar.auth.revocation import purge_expired_job
+from bazaar.auth.roles import Role
+from bazaar.db import unit_of_work, utcnow
+
+
+async def test_only_what_expired_beyond_the_leeway_is_purged(
+    app: FastAPI, login_as: LoginAs
+) -> None:
+    expired, live = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
+    now = utcnow()
+    async with unit_of_work(app.state.db, app.state.events) as session:
+        session.add(RevokedAccessToken(jti="old", expires_at=now - timedelta(hours=1)))
+        session.add(RevokedAccessToken(jti="within-leeway", expires_at=now - timedelta(seconds=5)))
+        token = await session.scalar(select(RefreshToken).where(RefreshToken.user_id == expired.id))
+        assert token is not None
+        token.family_expires_at = now - timedelta(hours=1)
+
+    await purge_expired_job(app.state.runtime)
+
+    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+        jtis = set((await session.scalars(select(RevokedAccessToken.jti))).all())
+        owners = (await session.scalars(select(RefreshToken.user_id))).all()
+        assert await session.scalar(select(func.count()).select_from(RefreshToken)) == 1
+    assert jtis == {"within-leeway"}
+    assert owners == [live.id]
