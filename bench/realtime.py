@@ -69,6 +69,8 @@ async def _read(connection: ClientConnection, deliveries: Deliveries) -> None:
         message = orjson.loads(raw)
         if message.get("type") == "system_maintenance":
             deliveries.got(int(message["data"]["message"]))
+        elif message.get("type") == "heartbeat":
+            await connection.send('{"type": "pong"}')
 
 
 def _rss_kib(pid: int) -> int:
@@ -101,13 +103,15 @@ async def _measure(
     deliveries = Deliveries(sockets)
     before = _rss_kib(server_pid)
     connections: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
     for start in range(0, sockets, CONNECT_AT_ONCE):
         batch = range(start, min(sockets, start + CONNECT_AT_ONCE))
-        connections += await asyncio.gather(
+        opened = await asyncio.gather(
             *(connect(url, max_queue=None, ping_interval=None) for _ in batch)
         )
+        connections += opened
+        readers += [asyncio.create_task(_read(c, deliveries)) for c in opened]
     per_socket = (_rss_kib(server_pid) - before) / sockets
-    readers = [asyncio.create_task(_read(c, deliveries)) for c in connections]
     await asyncio.sleep(0.5)  # welcome messages and handshakes settle
     try:
         latencies = []
@@ -119,7 +123,7 @@ async def _measure(
         first = rounds
         numbers = range(first, first + burst)
         started, received = time.perf_counter(), deliveries.received
-        gate = asyncio.Semaphore(8)
+        gate = asyncio.Semaphore(32)
 
         async def fire(number: int) -> None:
             async with gate:

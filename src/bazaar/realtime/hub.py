@@ -123,10 +123,11 @@ class Hub:
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         for connection in list(self._connections):
             connection.close(CloseCode.GOING_AWAY)
-        if self._connections:
-            await asyncio.wait(
-                [asyncio.create_task(c.finished.wait()) for c in self._connections], timeout=2
-            )
+        waiting = [asyncio.create_task(c.finished.wait()) for c in self._connections]
+        if waiting:
+            await asyncio.wait(waiting, timeout=2)
+            for task in waiting:
+                task.cancel()
         if self._stop_listening is not None:
             self._stop_listening()
         await self.broker.close()

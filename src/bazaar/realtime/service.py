@@ -94,5 +94,15 @@ async def start_hub(app: FastAPI) -> Hub:
     hub = Hub.build(app.state.settings, redis=app.state.redis, registry=app.state.metrics.registry)
     await hub.start()
     app.state.realtime = hub
+    # Jobs of the in-process scheduler get the runtime, not app.state: let them notify too.
+    setattr(app.state.runtime, "realtime", hub)  # noqa: B010 - Runtime is an open record
     app.state.events.subscribe(event_routes(hub))
     return hub
+
+
+def route_events(runtime: Any) -> None:
+    """For a process without sockets (`bazaar worker`): its committed events still become
+    notifications, published through Redis to the web workers (a no-op when embedded)."""
+    hub = hub_of(runtime)
+    if hub is not None:
+        runtime.events.subscribe(event_routes(hub))
