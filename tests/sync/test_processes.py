@@ -6,10 +6,15 @@ until quiet every node's copy of its officer's portfolio equals the hub's, field
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from tests.sync.cluster import PASSWORD, Bazaar, call, hub_database, login, portfolio
 
@@ -95,14 +100,20 @@ async def pay(bazaar: Bazaar, headers: dict[str, str], loan_id: str, amount: str
     return dict(await call(bazaar, "POST", "payments/", headers, body))
 
 
-async def sync_until_quiet(officer: Officer, rounds: int = 12) -> None:
+async def sync_until_quiet(officer: Officer, rounds: int = 40) -> None:
+    """Sync until a cycle moves nothing and nothing waits in the outbox (backoffs included)."""
     assert officer.node_headers is not None
     for _ in range(rounds):
         report = await call(officer.node, "POST", "sync/batch", officer.node_headers)
-        assert report["error"] is None, report
-        if report["pushed"] == report["pulled"] == 0:
+        waiting = await call(officer.node, "GET", "sync/pending-count", officer.node_headers)
+        if (
+            report["error"] is None
+            and report["pushed"] == report["pulled"] == 0
+            and waiting["pending"] == 0
+        ):
             return
-    raise AssertionError("node did not quiesce")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"node did not quiesce: {report} {waiting}")
 
 
 async def assert_converged(cluster: Cluster) -> None:
@@ -134,7 +145,16 @@ async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
             )
             node_dir = tmp_path / f"node{number}"
             node_dir.mkdir()
-            node = Bazaar(f"node{number}", node_dir, f"sqlite+aiosqlite:///{node_dir / 'node.db'}")
+            node = Bazaar(
+                f"node{number}",
+                node_dir,
+                f"sqlite+aiosqlite:///{node_dir / 'node.db'}",
+                # Short backoffs so that "until quiet" is seconds, not minutes.
+                env={
+                    "BAZAAR_SYNC_BACKOFF_BASE_SECONDS": "0.05",
+                    "BAZAAR_SYNC_BACKOFF_CAP_SECONDS": "0.2",
+                },
+            )
             nodes.append(node)
             out = await node.cli(
                 "node", "join", hub.url, "--api-key", key["key"], "--node-id", f"laptop-{number}"
@@ -201,3 +221,38 @@ async def test_offline_work_converges_after_the_hub_returns(cluster: Cluster) ->
         )
         total = sum(float(p["amount"]) for p in payments["items"])
         assert round(total, 2) == 4500.49
+
+
+@pytest.mark.parametrize("victim", ["hub", "node"])
+async def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
+    cluster: Cluster, victim: str
+) -> None:
+    hub, admin = cluster.hub, cluster.admin
+    officer = cluster.officers[0]
+    node, headers = officer.node, officer.node_headers
+    assert headers is not None
+    c = await customer(hub, officer.hub_headers, "Kill Nine Traders")
+    loan_id = (await application(hub, officer.hub_headers, c["id"]))["id"]
+    await approve_and_disburse(hub, admin, loan_id)
+    await sync_until_quiet(officer)
+    made: list[str] = []
+    for seed in (11, 23, 37):
+        rng = random.Random(seed)
+        for n in range(12):
+            made.append((await pay(node, headers, loan_id, "10.00"))["id"])
+            await customer(node, headers, f"walk-in {seed}-{n}")
+        target = hub if victim == "hub" else node
+        batch = asyncio.create_task(call(node, "POST", "sync/batch", headers))
+        await asyncio.sleep(rng.uniform(0.0, 0.3))
+        await target.stop(kill=True)
+        # The node died answering, or answered that the hub went away.
+        with contextlib.suppress(AssertionError, httpx.HTTPError):
+            await batch
+        await target.start()
+        await sync_until_quiet(officer)
+    await assert_converged(cluster)
+    payments = await call(hub, "GET", f"payments/?loan_id={loan_id}&limit=200", admin)
+    assert sorted(p["id"] for p in payments["items"]) == sorted(made)
+    loan = await call(hub, "GET", f"loans/{loan_id}", admin)
+    paid = Decimal(loan["principal_paid"]) + Decimal(loan["interest_paid"])
+    assert paid == Decimal("360.00")

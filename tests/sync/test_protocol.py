@@ -140,3 +140,44 @@ async def test_a_poison_item_is_rejected_alone(
     assert results[3]["code"] == "clock_drift"
     stolen = (await client.get(f"{API}/customers/{theirs['id']}", headers=other.headers)).json()
     assert stolen["full_name"] == "Asha Traders"
+
+
+async def test_reordered_and_duplicated_deliveries_apply_each_mutation_once(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    customer_id = str(uuid.uuid4())
+    created = {
+        "id": customer_id,
+        "full_name": "Offline Kirana",
+        "phone": "+91 93333 00000",
+        "officer_id": str(officer.id),
+    }
+    insert = {
+        "mutation_id": str(uuid.uuid4()),
+        "entity_type": "customer",
+        "entity_id": customer_id,
+        "op": "insert",
+        "hlc": now_hlc().encode(),
+        "changes": created,
+        "base": {},
+    }
+    later = HLC(now_hlc().wall_ms + 1, 0, "laptop-1")
+    update = edit({"id": customer_id}, created, later, address="Market Road")
+    first = await push(client, officer, [update, insert])
+    assert [(r["outcome"], r["retryable"]) for r in first] == [
+        ("rejected", True),
+        ("applied", False),
+    ]
+    second = await push(client, officer, [insert, update])
+    assert [r["outcome"] for r in second] == ["duplicate", "applied"]
+    third = await push(client, officer, [update, insert, update])
+    assert [r["outcome"] for r in third] == ["duplicate", "duplicate", "duplicate"]
+    current = (await client.get(f"{API}/customers/{customer_id}", headers=officer.headers)).json()
+    assert (current["full_name"], current["address"]) == ("Offline Kirana", "Market Road")
+    changes = [
+        c
+        for c in (await pull(client, officer, node="laptop-2"))["changes"]
+        if c["entity_id"] == customer_id
+    ]
+    assert [c["op"] for c in changes] == ["insert", "update"]
