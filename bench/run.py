@@ -7,7 +7,7 @@ import importlib
 
 from bench.harness import hint_if_no_wrk
 
-CAPABILITIES = ["core", "auth", "lending"]
+CAPABILITIES = ["core", "auth", "lending", "realtime"]
 
 
 def main() -> None:
