@@ -127,8 +127,9 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer_in_comparabl
 
     assert {str(e) for _, e in wrong} == {str(e) for _, e in unknown}
     ratio = statistics.median(t for t, _ in unknown) / statistics.median(t for t, _ in wrong)
-    # Both verify one argon2id hash; without the dummy hash an unknown email answers ~50x faster.
-    assert 0.5 < ratio < 2
+    # Both verify one argon2id hash; without the dummy hash an unknown email answers ~50x
+    # faster. The band is wide because these machines are shared and noisy.
+    assert 1 / 3 < ratio < 3
 
 
 async def test_inactive_accounts_cannot_sign_in(
