@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -315,3 +316,21 @@ async def test_customers_search_and_refuse_delete_with_loans(lending: Lending) -
     assert [c["full_name"] for c in found.json()["items"]] == ["Asha Traders"]
     assert [c["full_name"] for c in by_phone.json()["items"]] == ["Ravi Stores"]
     assert refused.status_code == 409
+
+
+async def test_customer_links_need_real_accounts(lending: Lending, login_as: LoginAs) -> None:
+    borrower = await login_as(Role.CUSTOMER)
+    await lending.customer(user_id=str(borrower.id))
+
+    async def create(**fields: str) -> int:
+        body = {"full_name": "X", "phone": "+91 98765 43210", **fields}
+        answer = await lending.client.post(
+            f"{API}/customers/", json=body, headers=lending.admin.headers
+        )
+        return answer.status_code
+
+    assert await create(officer_id=str(lending.officer.id), user_id=str(borrower.id)) == 409
+    assert await create(officer_id=str(borrower.id)) == 422
+    assert await create(officer_id=str(lending.officer.id), user_id=str(lending.admin.id)) == 422
+    assert await create(officer_id=str(uuid.uuid4())) == 422
+    assert await create(officer_id=str(lending.officer.id)) == 201

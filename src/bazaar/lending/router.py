@@ -15,6 +15,7 @@ from bazaar.idempotency import IdempotencyDep, IdempotencyKeyInFlight, Idempoten
 from bazaar.lending import queries, repayments, rules, service
 from bazaar.lending.dependencies import CustomerDep, LendingUser, LoanDep
 from bazaar.lending.errors import (
+    CustomerAccountTaken,
     CustomerHasLoans,
     CustomerNotFound,
     IllegalTransition,
@@ -66,7 +67,12 @@ def _page_of_customers(rows: list[Customer], total: int, limit: int, offset: int
     return CustomerPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/customers/", status_code=201, tags=["customers"], responses=error_responses())
+@router.post(
+    "/customers/",
+    status_code=201,
+    tags=["customers"],
+    responses=error_responses(CustomerAccountTaken),
+)
 async def create_customer(
     body: CustomerCreate, session: SessionDep, principal: StaffOnly
 ) -> CustomerRead:
@@ -98,7 +104,7 @@ async def get_customer(customer: CustomerDep) -> CustomerRead:
 @router.put(
     "/customers/{customer_id}",
     tags=["customers"],
-    responses=error_responses(CustomerNotFound, StaleVersion),
+    responses=error_responses(CustomerNotFound, StaleVersion, CustomerAccountTaken),
 )
 async def update_customer(
     principal: StaffOnly, body: CustomerUpdate, customer: CustomerDep, session: SessionDep

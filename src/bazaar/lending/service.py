@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.auth import service as auth_service
+from bazaar.auth.errors import UserNotFound
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import utcnow
@@ -16,6 +18,7 @@ from bazaar.errors import InvalidInputError
 from bazaar.events import Event, record_event
 from bazaar.lending import rules
 from bazaar.lending.errors import (
+    CustomerAccountTaken,
     CustomerHasLoans,
     CustomerNotFound,
     IllegalTransition,
@@ -75,12 +78,41 @@ async def list_customers(
     return list(rows.scalars()), total
 
 
+async def _check_people(
+    session: AsyncSession,
+    *,
+    officer_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
+) -> None:
+    """The officer must be staff, the linked account a customer's, used by no other customer."""
+    for field, user, roles in (
+        ("officer_id", officer_id, (Role.OFFICER, Role.ADMIN)),
+        ("user_id", user_id, (Role.CUSTOMER,)),
+    ):
+        if user is None:
+            continue
+        try:
+            account = await auth_service.get_user(session=session, user_id=user)
+        except UserNotFound:
+            account = None
+        if account is None or account.role not in roles:
+            raise InvalidInputError(
+                f"{field} must be a user with role {' or '.join(roles)}", details={"field": field}
+            )
+    if user_id is not None:
+        taken = select(Customer.id).where(Customer.user_id == user_id, Customer.id != customer_id)
+        if (await session.execute(taken)).first() is not None:
+            raise CustomerAccountTaken(details={"field": "user_id"})
+
+
 async def create_customer(
     *, session: AsyncSession, principal: Principal, data: CustomerCreate
 ) -> Customer:
     officer_id = data.officer_id if principal.role is Role.ADMIN else principal.user_id
     if officer_id is None:
         raise InvalidInputError("officer_id is required", details={"field": "officer_id"})
+    await _check_people(session, officer_id=officer_id, user_id=data.user_id)
     customer = Customer(**data.model_dump(exclude={"officer_id"}), officer_id=officer_id)
     session.add(customer)
     await session.flush()
@@ -94,6 +126,12 @@ async def update_customer(
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if principal.role is not Role.ADMIN:
         changes.pop("officer_id", None)
+    await _check_people(
+        session,
+        officer_id=changes.get("officer_id"),
+        user_id=changes.get("user_id"),
+        customer_id=customer.id,
+    )
     for name, value in changes.items():
         setattr(customer, name, value)
     await session.flush()
