@@ -154,7 +154,7 @@ class Hub:
             principal,
             session_id=session_id,
             queue_limit=self._send_queue,
-            on_sent=self.metrics.messages_sent.inc,
+            on_sent=self.metrics.count_sent,
         )
 
     async def attach(self, connection: Connection) -> None:
