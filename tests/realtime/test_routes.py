@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
+
 import httpx
+from fastapi import FastAPI
 from tests.auth_fixtures import LoginAs
 from tests.realtime.realtime_support import open_socket
 
 from bazaar.auth.roles import Role
+from bazaar.realtime.messages import NotificationType
+from bazaar.realtime.service import notify
 
 API = "/api/v1"
 
@@ -69,3 +75,21 @@ async def test_metrics_count_connections_messages_and_recoveries(
     assert 'bazaar_ws_recoveries_total{result="hit"} 1.0' in text
     assert 'bazaar_ws_recoveries_total{result="miss"} 1.0' in text
     assert "bazaar_ws_messages_sent_total 3.0" in text
+
+
+async def test_notify_publishes_to_each_named_audience_once(app: FastAPI) -> None:
+    user, officer = uuid.uuid4(), uuid.uuid4()
+
+    sent = await notify(
+        app.state,
+        type=NotificationType.COMMENT_ADDED,
+        data={"comment_id": uuid.uuid4(), "amount": Decimal("12.50")},
+        users=[user, user],
+        officers=[officer],
+        roles=[Role.ADMIN],
+    )
+
+    assert [p.channel for p in sent] == [f"user:{user}", f"officer:{officer}", "role:admin"]
+    assert sent[0].payload["data"]["amount"] == "12.50"
+    history = await app.state.realtime.broker.history(f"user:{user}", since=0)
+    assert [p.payload["type"] for p in history.publications] == ["comment_added"]

@@ -126,21 +126,24 @@ async def test_subscribe_filters_by_type(
     live_server: str, http: httpx.AsyncClient, login_as: LoginAs
 ) -> None:
     admin, customer = await login_as(Role.ADMIN), await login_as(Role.CUSTOMER)
+    presence = ["user_offline", "user_online"]
 
     async with open_socket(live_server, admin.access_token) as watcher:
-        await watcher.send({"type": "subscribe", "notification_types": ["user_online"]})
-        assert (await watcher.next())["notification_types"] == ["user_online"]
+        await watcher.send({"type": "subscribe", "notification_types": presence})
+        assert (await watcher.next())["notification_types"] == presence
         await broadcast(http, admin, "maintenance at noon")
         async with open_socket(live_server, customer.access_token) as other:
-            seen = [await watcher.next()]
-            # The watcher's own arrival may come through the broker after it subscribed.
-            if seen[0]["data"]["user_id"] == str(admin.id):
-                seen.append(await watcher.next())
             await other.send({"type": "subscribe", "notification_types": ["user_online"]})
             refused = await other.next()
+        seen = [await watcher.next(), await watcher.next()]
+        # The watcher's own arrival may come through the broker after it subscribed.
+        if seen[0]["data"]["user_id"] == str(admin.id):
+            seen = [*seen[1:], await watcher.next()]
 
-    assert (seen[-1]["type"], seen[-1]["data"]["user_id"]) == ("user_online", str(customer.id))
-    assert {m["type"] for m in seen} == {"user_online"}
+    assert [(m["type"], m["data"]["user_id"]) for m in seen] == [
+        ("user_online", str(customer.id)),
+        ("user_offline", str(customer.id)),
+    ]
     assert (refused["type"], refused["code"]) == ("error", "forbidden_type")
 
 
@@ -220,15 +223,14 @@ async def test_logout_closes_the_socket_within_a_second(
         assert await socket.closed_with(wait=1.0) == 4001
 
 
-async def test_deactivation_closes_the_socket_within_a_second(
-    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "customer"}])
+async def test_deactivation_or_demotion_closes_the_socket_within_a_second(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs, change: dict[str, Any]
 ) -> None:
     admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
 
     async with open_socket(live_server, officer.access_token) as socket:
-        answer = await http.put(
-            f"{API}/users/{officer.id}", json={"is_active": False}, headers=admin.headers
-        )
+        answer = await http.put(f"{API}/users/{officer.id}", json=change, headers=admin.headers)
         assert answer.status_code == 200, answer.text
         assert await socket.closed_with(wait=1.0) == 4001
 
