@@ -176,17 +176,32 @@ class Hub:
     ) -> None:
         self.session, self.context, self.principal = session, context, principal
         self.node_id, self.overrides = node_id, policy_overrides
+        self._done: dict[str, SyncMutation] = {}
 
     async def push(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
+        self._done = await self._recorded(items)
         return [await self._one(raw) for raw in items]
+
+    async def _recorded(self, items: Sequence[Mapping[str, Any]]) -> dict[str, SyncMutation]:
+        """Outcomes already stored for this batch's mutation ids, in one query."""
+        ids = set()
+        for raw in items:
+            try:
+                ids.add(uuid.UUID(str(raw.get("mutation_id"))))
+            except ValueError:
+                continue
+        found = await self.session.execute(
+            select(SyncMutation).where(SyncMutation.mutation_id.in_(ids))
+        )
+        return {str(m.mutation_id): m for m in found.scalars()}
 
     async def _one(self, raw: Mapping[str, Any]) -> ItemResult:
         try:
             mutation = parse(raw)
         except InvalidMutation as exc:
             return ItemResult(str(raw.get("mutation_id")), Outcome.REJECTED, exc.message, exc.code)
-        done = await self.session.get(SyncMutation, uuid.UUID(mutation.mutation_id))
+        done = self._done.get(mutation.mutation_id)
         if done is not None:
             return ItemResult(
                 mutation.mutation_id,
@@ -216,18 +231,17 @@ class Hub:
             result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(exc))
         if not result.rows:
             result.rows = await self._current_rows(mutation)
-        self.session.add(
-            SyncMutation(
-                mutation_id=uuid.UUID(mutation.mutation_id),
-                node_id=self.node_id,
-                entity_type=mutation.entity_type,
-                entity_id=uuid.UUID(mutation.entity_id),
-                outcome=result.outcome,
-                reason=result.reason,
-                payload=dict(raw),
-            )
+        stored = SyncMutation(
+            mutation_id=uuid.UUID(mutation.mutation_id),
+            node_id=self.node_id,
+            entity_type=mutation.entity_type,
+            entity_id=uuid.UUID(mutation.entity_id),
+            outcome=result.outcome,
+            reason=result.reason,
+            payload=dict(raw),
         )
-        await self.session.flush()
+        self.session.add(stored)
+        self._done[mutation.mutation_id] = stored
         return result
 
     async def _apply(self, mutation: Mutation) -> ItemResult:

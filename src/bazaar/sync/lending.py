@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
@@ -22,6 +22,7 @@ from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentR
 from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
 from bazaar.lending.service import get_customer, get_loan, preview_terms, terms_of, transition
+from bazaar.money import ZERO
 from bazaar.sync.errors import InvalidMutation, OutOfScope
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
@@ -171,6 +172,22 @@ async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UU
         schedule = rules.generate_schedule(terms_of(cast(Loan, loan)))
         payments = repayments.records_of(await repayments.payment_rows(session, loan_id))
         allocation = rules.allocate(schedule, payments)
+        # A reversed payment pays nothing any more; the others as the replay says.
+        parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
+        stored = await session.execute(
+            select(Payment.id, Payment.principal_part, Payment.interest_part).where(
+                Payment.loan_id == loan_id
+            )
+        )
+        for payment_id, principal_part, interest_part in stored:
+            wanted = parts.get(payment_id, (ZERO, ZERO))
+            if (principal_part, interest_part) != wanted:
+                await session.execute(
+                    update(Payment)
+                    .where(Payment.id == payment_id)
+                    .values(principal_part=wanted[0], interest_part=wanted[1])
+                    .execution_options(synchronize_session=False)
+                )
         await session.execute(
             insert(Installment),
             [

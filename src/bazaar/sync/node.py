@@ -67,7 +67,9 @@ async def apply_hub_rows(
 ) -> int:
     """Write the hub's rows; `newest` for a push answer. Returns how many were written."""
     written: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for row in rows:
+    # Only the newest state of each row matters; the hub's sequence orders them.
+    latest = {(r["entity_type"], r["entity_id"]): r for r in sorted(rows, key=lambda r: r["seq"])}
+    for row in latest.values():
         spec = registry.entity(row["entity_type"])
         if spec is None:
             continue

@@ -97,6 +97,7 @@ async def changes(
         "next_cursor": page.next_cursor,
         "has_more": page.has_more,
         "users": page.users,
+        "user_id": principal.user_id,
         "hub_node_id": worker.context.node_id,
         "hub_time": utcnow(),
     }

@@ -39,6 +39,7 @@ class ChangesPage(BaseModel):
     users: list[dict[str, Any]] = Field(
         description="Users the rows refer to; the caller with its password hash"
     )
+    user_id: uuid.UUID = Field(description="Whom the hub served: the node's officer")
     hub_node_id: str
     hub_time: datetime
 

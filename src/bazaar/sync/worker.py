@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bazaar.auth.roles import Role
 from bazaar.db import unit_of_work, utcnow
 from bazaar.realtime.messages import NotificationType
-from bazaar.realtime.service import notify
+from bazaar.realtime.service import hub_of, notify
 from bazaar.runtime import Runtime
 from bazaar.sync import node
 from bazaar.sync.capture import SyncContext, install, installed
@@ -166,15 +167,8 @@ class SyncWorker:
                 report.failures += outcome is Outcome.REJECTED
             await session.flush()
             await store_replica_users(session=session, users=answer.get("users", []))
-            for item in items:
-                result = results.get(str(item.id))
-                if result is not None:
-                    await node.apply_hub_rows(
-                        session=session,
-                        context=self.context,
-                        rows=result.get("rows", []),
-                        newest=True,
-                    )
+            rows = [row for item in items for row in results.get(str(item.id), {}).get("rows", [])]
+            await node.apply_hub_rows(session=session, context=self.context, rows=rows, newest=True)
 
     async def _pull(self, hub: HubClient, report: CycleReport) -> None:
         while True:
@@ -199,10 +193,13 @@ class SyncWorker:
                     utcnow(),
                     None,
                 )
+                peer.node_id, peer.user_id = page["hub_node_id"], uuid.UUID(page["user_id"])
             if not page["has_more"]:
                 return
 
     async def _notify(self, phase: str, report: CycleReport) -> None:
+        if hub_of(self.notify_state) is None:
+            return  # no sockets here and no broker to reach them
         async with self._uow() as session:
             peer = await hub_peer(session=session, settings_url=self.runtime.settings.sync_hub_url)
             officer = peer.user_id
