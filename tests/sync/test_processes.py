@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -256,3 +257,26 @@ async def test_kill_9_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     loan = await call(hub, "GET", f"loans/{loan_id}", admin)
     paid = Decimal(loan["principal_paid"]) + Decimal(loan["interest_paid"])
     assert paid == Decimal("360.00")
+
+
+async def test_bazaar_serve_syncs_on_its_own_and_the_cli_reports(cluster: Cluster) -> None:
+    officer = cluster.officers[0]
+    node = officer.node
+    await node.stop()
+    node.env |= {"BAZAAR_SCHEDULER_ENABLED": "true", "BAZAAR_SYNC_INTERVAL_SECONDS": "0.5"}
+    await node.start()
+    headers = officer.node_headers or {}
+    made = await customer(node, headers, "Synced By The Loop")
+    async with cluster.hub.client() as http:
+        for _ in range(100):
+            found = await http.get(f"/api/v1/customers/{made['id']}", headers=cluster.admin)
+            if found.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+    assert found.status_code == 200, found.text
+    await node.stop()
+    status = json.loads(await node.cli("sync", "status"))
+    assert status["node_id"] == "laptop-1"
+    assert status["outbox"]["pending"] == 0
+    report = json.loads(await node.cli("sync", "now"))
+    assert report["error"] is None
