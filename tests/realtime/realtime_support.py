@@ -130,3 +130,14 @@ async def refusal_status(live_url: str, token: str | None, **options: Any) -> in
     except InvalidStatus as refused:
         return refused.response.status_code
     raise AssertionError("the handshake was accepted")
+
+
+class RecordingWebSocket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    async def close(self, code: int) -> None:
+        return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.realtime.realtime_support import RecordingWebSocket
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
@@ -18,17 +17,6 @@ from bazaar.realtime.hub import encode
 
 CHANNEL = "broadcast"
 EPOCH = "e1"
-
-
-class RecordingWebSocket:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    async def send_text(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-    async def close(self, code: int) -> None:
-        return None
 
 
 def publication(offset: int, epoch: str = EPOCH) -> Publication:

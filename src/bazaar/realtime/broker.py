@@ -63,6 +63,11 @@ class Broker(Protocol):
         every process sharing this broker; returns the function that unsubscribes."""
         ...
 
+    def on_gap(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever live delivery may have missed publications (the link to
+        the other processes was re-established): the subscriber reads them from history."""
+        ...
+
     async def publish(self, channel: str, payload: Mapping[str, Any]) -> Publication: ...
 
     async def history(self, channel: str, *, since: int | None) -> History:
@@ -144,6 +149,9 @@ class MemoryBroker:
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         return self._fanout.subscribe(handler)
+
+    def on_gap(self, callback: Callable[[], None]) -> None:
+        """In one process nothing is ever missed."""
 
     def _channel(self, name: str, now: float) -> _Channel:
         state = self._channels.get(name)
@@ -252,15 +260,21 @@ class RedisBroker:
         self._publish_script = redis.register_script(_PUBLISH)
         self._history_script = redis.register_script(_HISTORY)
         self._reader: asyncio.Task[None] | None = None
+        self._gap_callbacks: list[Callable[[], None]] = []
 
     def _keys(self, channel: str) -> list[str]:
         # The hash tag keeps both keys of a channel in one slot for Redis Cluster.
         return [f"{self._prefix}:{{{channel}}}:s", f"{self._prefix}:{{{channel}}}:m"]
 
-    async def start(self) -> None:
+    async def start(self, *, wait: float = 5.0) -> None:
+        """Subscribe; if Redis does not answer within `wait` seconds, go on without it and
+        keep trying (the app serves HTTP meanwhile, /health/ready reports Redis down)."""
         subscribed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read(subscribed), name="realtime-broker")
-        await subscribed
+        try:
+            await asyncio.wait_for(asyncio.shield(subscribed), wait)
+        except TimeoutError:
+            log.warning("realtime_pubsub_not_ready", waited_seconds=wait)
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -270,6 +284,9 @@ class RedisBroker:
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         return self._fanout.subscribe(handler)
+
+    def on_gap(self, callback: Callable[[], None]) -> None:
+        self._gap_callbacks.append(callback)
 
     async def _read(self, subscribed: asyncio.Future[None]) -> None:
         backoff = 0.1
@@ -282,10 +299,12 @@ class RedisBroker:
                             backoff = 0.1
                             if not subscribed.done():
                                 subscribed.set_result(None)
+                            for callback in self._gap_callbacks:
+                                callback()
                         elif message["type"] == "message":
                             self._fanout.dispatch(self._decode(message["data"]))
             except (RedisError, OSError) as exc:
-                # Publications during the gap are in the streams: clients resume from them.
+                # Publications during the gap stay in the streams; on_gap callers read them.
                 log.warning("realtime_pubsub_reconnecting", error=str(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -87,6 +87,11 @@ class Hub:
         self._users: defaultdict[str, set[Connection]] = defaultdict(set)
         self._stop_listening: Callable[[], None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        # Per channel with local sockets: the last (epoch, offset) seen, to catch up from.
+        self._last: dict[str, tuple[str, int]] = {}
+        # Live publications held back while catching up after a gap.
+        self._held: list[Publication] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def build(cls, settings: Settings, *, redis: Redis | None, registry: CollectorRegistry) -> Hub:
@@ -113,21 +118,23 @@ class Hub:
     async def start(self) -> None:
         # Kept so that code on another thread (a test, a sync callback) can reach the hub.
         self.loop = asyncio.get_running_loop()
-        await self.broker.start()
         self._stop_listening = self.broker.subscribe(self._dispatch)
+        self.broker.on_gap(self._on_gap)
+        await self.broker.start()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat")
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        background = [*self._tasks, *([self._heartbeat] if self._heartbeat else [])]
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for connection in list(self._connections):
             connection.close(CloseCode.GOING_AWAY)
         waiting = [asyncio.create_task(c.finished.wait()) for c in self._connections]
         if waiting:
             await asyncio.wait(waiting, timeout=2)
-            for task in waiting:
-                task.cancel()
+            for waiter in waiting:
+                waiter.cancel()
         if self._stop_listening is not None:
             self._stop_listening()
         await self.broker.close()
@@ -165,6 +172,8 @@ class Hub:
         connection.start()
         self.metrics.connections.inc()
         positions = await self.positions(connection.channels)
+        for channel, position in positions.items():
+            self._last.setdefault(channel, (position.epoch, position.offset))
         connection.push(self._subscribed(connection, positions))
         if await self.presence.join(user_id=connection.user_id, conn_id=connection.id):
             await self._announce(NotificationType.USER_ONLINE, connection)
@@ -187,6 +196,7 @@ class Hub:
                 members.discard(connection)
                 if not members:
                     del index[key]
+                    self._last.pop(key, None)
 
     def _drop(self, connection: Connection) -> None:
         if connection in self._connections:
@@ -227,12 +237,43 @@ class Hub:
         )
 
     def _dispatch(self, publication: Publication) -> None:
+        if self._held is not None:
+            self._held.append(publication)
+        else:
+            self._deliver(publication)
+
+    def _on_gap(self) -> None:
+        if self._held is not None or not self._last:
+            return
+        self._held = []
+        task = asyncio.create_task(self._catch_up(), name="ws-catch-up")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _catch_up(self) -> None:
+        """Deliver from history what the broker link missed, then what was held meanwhile;
+        sockets drop what they already have by offset."""
+        try:
+            for channel, (epoch, offset) in list(self._last.items()):
+                history = await self.broker.history(channel, since=offset)
+                if history.epoch == epoch:
+                    for publication in history.publications:
+                        self._deliver(publication)
+        except Exception:  # the sockets can still resume on their own
+            log.exception("ws_catch_up_failed")
+        finally:
+            held, self._held = self._held or [], None
+            for publication in held:
+                self._deliver(publication)
+
+    def _deliver(self, publication: Publication) -> None:
         if publication.channel == CONTROL:
             self._control(publication.payload)
             return
         members = self._channels.get(publication.channel)
         if not members:
             return
+        self._last[publication.channel] = (publication.epoch, publication.offset)
         text: str | None = None
 
         def wire() -> str:
