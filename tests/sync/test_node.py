@@ -264,3 +264,26 @@ async def test_a_node_ten_minutes_behind_still_converges(hub: Hub, field_node: N
     # The node's edit comes after what it saw from the hub, whatever its wall clock says.
     for client, headers in ((hub.client, hub.admin.headers), (node.client, node.headers)):
         assert (await get(client, f"customers/{customer['id']}", headers))["address"] == "Field"
+
+
+async def test_sync_cycles_are_announced_to_the_officer_and_admins(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    broker = node.app.state.realtime.broker
+    await create(
+        node.client,
+        "customers/",
+        {"full_name": "Heard Of", "phone": "+91 95555 22222"},
+        node.headers,
+    )
+    await node.sync()
+    for channel in (f"officer:{hub.officer.id}", "role:admin"):
+        history = await broker.history(channel, since=0)
+        phases = [
+            p.payload["data"]["phase"]
+            for p in history.publications
+            if p.payload["type"] == "sync_status"
+        ]
+        assert phases[-2:] == ["started", "completed"], channel
+        assert history.publications[-1].payload["data"]["pushed"] == 1
