@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -260,3 +261,16 @@ async def test_dashboard_counts_the_portfolio_of_the_caller(
     assert mine["par30"] == "0.5000"
     assert theirs["loans_by_status"]["disbursed"] == 0
     assert refused.status_code == 403
+
+
+async def test_concurrent_payments_on_one_loan_all_count(lending: Lending) -> None:
+    loan = await lending.disbursed(disbursed_days_ago=10)
+
+    answers = await asyncio.gather(
+        *(lending.pay(loan["id"], "10.00", today().isoformat()) for _ in range(20))
+    )
+    after = await lending.get_loan(loan["id"])
+
+    assert [a.status_code for a in answers] == [201] * 20
+    assert after["interest_paid"] == "120.00"
+    assert after["principal_paid"] == "80.00"
