@@ -1,5 +1,6 @@
-"""Lending: authenticated GET /api/v1/loans/{id} and POST /api/v1/payments/ next to a raw
-aiosqlite endpoint doing the same read / insert (bench/lending_raw.py), in the same run.
+"""Lending: authenticated GET /api/v1/loans/{id} and POST /api/v1/payments/ next to routes of
+the same app doing the same read / insert with the raw driver (bench/lending_raw.py), on SQLite
+and, when reachable, PostgreSQL.
 
 Targets (issue 4): read >= 0.75 of raw, write >= 0.5 of raw, 0 errors. Payments go round-robin
 over many disbursed loans, as a branch's collections would; the raw inserts use loans of their own.
@@ -10,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 
@@ -29,10 +33,11 @@ from bazaar.lending import service
 from bazaar.lending.rules import LoanCommand
 from bazaar.lending.schemas import CustomerCreate, LoanCreate
 from bazaar.runtime import Runtime
-from bench.harness import BIN, bazaar_server, free_port, load, report, start_server
+from bench.harness import BIN, free_port, load, report, start_server
 
 PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway database
 LOANS = 50
+POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres@127.0.0.1:5432")
 
 
 @dataclass(frozen=True)
@@ -112,86 +117,91 @@ def _token(base_url: str) -> str:
     return str(answer.json()["access_token"])
 
 
-def _raw_payments(loans: list[str], officer_id: str) -> Callable[[int], bytes]:
+def _payments(loans: list[str]) -> Callable[[int], bytes]:
     cycle = itertools.cycle(loans)
     today = str(service.today())
 
     def body(_: int) -> bytes:
-        return orjson.dumps(
-            {
-                "loan_id": next(cycle),
-                "amount": "1.00",
-                "paid_on": today,
-                "method": "cash",
-                "recorded_by": officer_id,
-            }
-        )
+        payment = {"loan_id": next(cycle), "amount": "1.00", "paid_on": today, "method": "cash"}
+        return orjson.dumps(payment)
 
     return body
 
 
-def _api_payments(loans: list[str]) -> Callable[[int], bytes]:
-    cycle = itertools.cycle(loans)
-    today = str(service.today())
+@contextmanager
+def _database(backend: str) -> Iterator[str | None]:
+    """A fresh database URL for one pass, or None when the backend is unreachable."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite+aiosqlite:///{Path(tmp) / 'lending.db'}"
+        return
+    name = f"bench_lending_{os.getpid()}"
+    try:
+        asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        print(f"(PostgreSQL unreachable at {POSTGRES}: {exc}; skipped)")
+        yield None
+        return
+    try:
+        yield f"postgresql+asyncpg://{POSTGRES}/{name}"
+    finally:
+        asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    def body(_: int) -> bytes:
-        return orjson.dumps(
-            {"loan_id": next(cycle), "amount": "1.00", "paid_on": today, "method": "cash"}
+
+async def _admin_sql(statement: str) -> None:
+    connection = await asyncio.wait_for(asyncpg.connect(f"postgresql://{POSTGRES}/test"), 5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _pass(backend: str, database_url: str, seconds: float) -> None:
+    env = {
+        **os.environ,
+        "BAZAAR_DATABASE_URL": database_url,
+        "BAZAAR_ENVIRONMENT": "test",
+        "BAZAAR_LOG_LEVEL": "WARNING",
+        "BAZAAR_SCHEDULER_ENABLED": "false",
+        # One user drives all the load: the per-user limit would turn it into 429s.
+        "BAZAAR_AUTH_LIMIT_PER_USER": "100000000/minute",
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+    }
+    subprocess.run([str(BIN / "bazaar"), "migrate"], env=env, check=True, capture_output=True)
+    portfolio = asyncio.run(_seed(database_url))
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "bench.lending_raw:app", "--port", str(port)]
+    with start_server([*argv, "--log-level", "warning"], port, env):
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {_token(url)}", "Content-Type": "application/json"}
+        loan = portfolio.api_loans[0]
+        bare = load(f"{url}/bench/bare/loans/{loan}/{portfolio.officer_id}", seconds=seconds)
+        report(f"[{backend}] raw driver GET loan, no auth", bare)
+        raw_read = load(f"{url}/bench/raw/loans/{loan}", seconds=seconds, headers=auth)
+        report(f"[{backend}] raw driver GET loan (auth)", raw_read, bare)
+        read = load(f"{url}/api/v1/loans/{loan}", seconds=seconds, headers=auth)
+        report(f"[{backend}] GET /api/v1/loans/{{id}} (auth)", read, raw_read)
+        raw_write = load(
+            f"{url}/bench/raw/payments/",
+            seconds=seconds,
+            method="POST",
+            headers=auth,
+            body_fn=_payments(portfolio.raw_loans),
         )
-
-    return body
+        report(f"[{backend}] raw driver INSERT payment (auth)", raw_write)
+        write = load(
+            f"{url}/api/v1/payments/",
+            seconds=seconds,
+            method="POST",
+            headers=auth,
+            body_fn=_payments(portfolio.api_loans),
+        )
+        report(f"[{backend}] POST /api/v1/payments/ (auth)", write, raw_write)
 
 
 def run(smoke: bool) -> None:
     seconds = 1.0 if smoke else 10.0
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "lending.db"
-        env = {
-            "BAZAAR_DATABASE_URL": f"sqlite+aiosqlite:///{path}",
-            # One user drives all the load: the per-user limit would turn it into 429s.
-            "BAZAAR_AUTH_LIMIT_PER_USER": "100000000/minute",
-        }
-        with bazaar_server(env) as url:
-            portfolio = asyncio.run(_seed(env["BAZAAR_DATABASE_URL"]))
-            auth = {"Authorization": f"Bearer {_token(url)}", "Content-Type": "application/json"}
-            raw_port = free_port()
-            raw_argv = [
-                str(BIN / "uvicorn"),
-                "bench.lending_raw:app",
-                "--port",
-                str(raw_port),
-                "--log-level",
-                "warning",
-            ]
-            raw_env = {
-                "BENCH_SQLITE_PATH": str(path),
-                "PYTHONPATH": str(Path(__file__).parent.parent),
-                **os.environ,
-            }
-            with start_server(raw_argv, raw_port, raw_env):
-                raw = f"http://127.0.0.1:{raw_port}"
-                loan = portfolio.api_loans[0]
-                raw_read = load(f"{raw}/raw/loans/{loan}", seconds=seconds)
-                report("raw aiosqlite GET loan + arrears", raw_read)
-                read = load(f"{url}/api/v1/loans/{loan}", seconds=seconds, headers=auth)
-                report("bazaar GET /api/v1/loans/{id} (auth)", read, raw_read)
-                # Authentication reads the database on every request (revocation takes effect at
-                # once): this line shows how much of the ratio is that, not lending.
-                me = load(f"{url}/api/v1/auth/me", seconds=seconds, headers=auth)
-                report("bazaar GET /api/v1/auth/me (auth alone)", me, raw_read)
-                raw_write = load(
-                    f"{raw}/raw/payments/",
-                    seconds=seconds,
-                    method="POST",
-                    headers={"Content-Type": "application/json"},
-                    body_fn=_raw_payments(portfolio.raw_loans, portfolio.officer_id),
-                )
-                report("raw aiosqlite INSERT payment", raw_write)
-                write = load(
-                    f"{url}/api/v1/payments/",
-                    seconds=seconds,
-                    method="POST",
-                    headers=auth,
-                    body_fn=_api_payments(portfolio.api_loans),
-                )
-                report("bazaar POST /api/v1/payments/ (auth)", write, raw_write)
+    for backend in ("sqlite", "postgres"):
+        with _database(backend) as database_url:
+            if database_url is not None:
+                _pass(backend, database_url, seconds)

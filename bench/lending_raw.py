@@ -1,90 +1,148 @@
-"""The raw-driver side of bench/lending.py: the same loan read and payment insert as Bazaar's
-routes, written against aiosqlite directly (no ORM, no auth, no validation, no allocation).
+"""The app bench/lending.py measures: Bazaar itself plus baseline routes that do the same loan
+read and payment insert with the raw driver (aiosqlite or asyncpg), no ORM, no allocation.
 
-Run as `uvicorn bench.lending_raw:app` with BENCH_SQLITE_PATH pointing at a migrated database.
+- `/bench/raw/...` authenticate exactly as Bazaar's routes do (`CurrentUser`), so the ratio to
+  them is the cost of lending's data path;
+- `/bench/bare/...` skip authentication, to show what it costs.
+
+Run as `uvicorn bench.lending_raw:app` with the usual BAZAAR_* environment.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import aiosqlite
+import asyncpg
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.engine import make_url
+
+from bazaar.auth.dependencies import CurrentUser, StaffOnly
+from bazaar.config import get_settings
+from bazaar.main import create_app
 
 LOAN = """
-SELECT id, customer_id, officer_id, principal, currency, annual_rate, installments, frequency,
-       interest_method, amortization, grace_on_principal, expected_disbursement_date,
-       first_repayment_date, purpose, status, version, created_by, submitted_by, approved_by,
-       disbursed_on, closed_on, written_off_on, principal_paid, interest_paid,
-       principal_outstanding, interest_outstanding, oldest_unpaid_due, created_at, updated_at
-FROM loans WHERE id = ?
-"""
-ARREARS = """
-SELECT sum(CASE WHEN due_date < ? THEN principal + interest - principal_paid - interest_paid
-                - interest_waived ELSE 0 END),
-       min(CASE WHEN due_date >= ? AND principal + interest - principal_paid - interest_paid
-                - interest_waived > 0 THEN due_date END)
-FROM loan_installments WHERE loan_id = ?
+SELECT l.id, l.customer_id, l.officer_id, l.principal, l.currency, l.annual_rate,
+       l.installments, l.frequency, l.interest_method, l.amortization, l.grace_on_principal,
+       l.expected_disbursement_date, l.first_repayment_date, l.purpose, l.status, l.version,
+       l.created_by, l.submitted_by, l.approved_by, l.disbursed_on, l.closed_on,
+       l.written_off_on, l.principal_paid, l.interest_paid, l.principal_outstanding,
+       l.interest_outstanding, l.oldest_unpaid_due, l.created_at, l.updated_at,
+       (SELECT coalesce(sum(CASE WHEN i.due_date < {as_of} THEN i.principal + i.interest
+                 - i.principal_paid - i.interest_paid - i.interest_waived ELSE 0 END), 0)
+          FROM loan_installments i WHERE i.loan_id = l.id) AS overdue_amount,
+       (SELECT min(CASE WHEN i.due_date >= {as_of} AND i.principal + i.interest
+                 - i.principal_paid - i.interest_paid - i.interest_waived > 0
+                 THEN i.due_date END)
+          FROM loan_installments i WHERE i.loan_id = l.id) AS next_due_date
+FROM loans l WHERE l.id = {loan_id} AND l.officer_id = {user_id} AND l.deleted_at IS NULL
 """
 INSERT = """
 INSERT INTO payments (id, loan_id, amount, paid_on, method, recorded_by, principal_part,
                       interest_part, created_at, updated_at, version)
-VALUES (?, ?, ?, ?, 'cash', ?, 0, 0, ?, ?, 1)
+VALUES ({p1}, {p2}, {p3}, {p4}, 'cash', {p5}, 0, 0, {p6}, {p7}, 1)
 """
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with aiosqlite.connect(os.environ["BENCH_SQLITE_PATH"]) as db:
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=10000")
-        app.state.db = db
-        yield
+class RawDriver:
+    """One aiosqlite connection (SQLite has one writer anyway) or an asyncpg pool."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = make_url(database_url)
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        self._ready = asyncio.Lock()
+        self._sqlite: aiosqlite.Connection | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    async def _open(self) -> None:
+        async with self._ready:
+            if self._sqlite is None and self._pool is None:
+                if self.sqlite:
+                    self._sqlite = await aiosqlite.connect(str(self.url.database))
+                    await self._sqlite.execute("PRAGMA busy_timeout=10000")
+                    await self._sqlite.execute("PRAGMA synchronous=NORMAL")
+                else:
+                    dsn = self.url.set(drivername="postgresql").render_as_string(False)
+                    self._pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10)
+
+    def _sql(self, template: str, names: list[str]) -> str:
+        marks = ["?"] * len(names) if self.sqlite else [f"${n + 1}" for n in range(len(names))]
+        return template.format(**dict(zip(names, marks, strict=True)))
+
+    async def fetch_loan(self, loan_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any] | None:
+        await self._open()
+        today = datetime.now(UTC).date()
+        if self._sqlite is not None:
+            sql = self._sql(LOAN.replace("{as_of}", "{a}", 1), ["a", "as_of", "loan_id", "user_id"])
+            args = (today.isoformat(), today.isoformat(), loan_id.hex, user_id.hex)
+            self._sqlite.row_factory = aiosqlite.Row
+            async with self._sqlite.execute(sql, args) as cursor:
+                row = await cursor.fetchone()
+            return None if row is None else dict(row)
+        assert self._pool is not None
+        sql = self._sql(LOAN, ["as_of", "loan_id", "user_id"])
+        record = await self._pool.fetchrow(sql, today, loan_id, user_id)
+        return None if record is None else dict(record)
+
+    async def insert_payment(self, payment: dict[str, str], recorded_by: uuid.UUID) -> str:
+        await self._open()
+        now = datetime.now(UTC)
+        payment_id = uuid.uuid4()
+        loan_id = uuid.UUID(payment["loan_id"])
+        cents = int(payment["amount"].replace(".", ""))
+        sql = self._sql(INSERT, ["p1", "p2", "p3", "p4", "p5", "p6", "p7"])
+        if self._sqlite is not None:
+            args = (
+                payment_id.hex,
+                loan_id.hex,
+                cents,
+                payment["paid_on"],
+                recorded_by.hex,
+                now.isoformat(),
+                now.isoformat(),
+            )
+            await self._sqlite.execute(sql, args)
+            await self._sqlite.commit()
+        else:
+            assert self._pool is not None
+            paid_on = datetime.fromisoformat(payment["paid_on"]).date()
+            await self._pool.execute(
+                sql, payment_id, loan_id, cents, paid_on, recorded_by, now, now
+            )
+        return str(payment_id)
 
 
-app = FastAPI(lifespan=lifespan)
+driver = RawDriver(get_settings().database_url)
+router = APIRouter(prefix="/bench")
 
 
-@app.get("/raw/loans/{loan_id}")
-async def read_loan(loan_id: uuid.UUID, request: Request) -> Response:
-    db: aiosqlite.Connection = request.app.state.db
-    db.row_factory = aiosqlite.Row
-    async with db.execute(LOAN, (loan_id.hex,)) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
-        return Response(status_code=404)
-    today = datetime.now(UTC).date().isoformat()
-    async with db.execute(ARREARS, (today, today, loan_id.hex)) as cursor:
-        arrears = await cursor.fetchone()
-    body = {**dict(row), "overdue": arrears[0] if arrears else 0}
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
-@app.post("/raw/payments/")
-async def insert_payment(request: Request) -> Response:
-    db: aiosqlite.Connection = request.app.state.db
-    payment = orjson.loads(await request.body())
-    now = datetime.now(UTC).isoformat()
-    payment_id = uuid.uuid4().hex
-    await db.execute(
-        INSERT,
-        (
-            payment_id,
-            uuid.UUID(payment["loan_id"]).hex,
-            int(payment["amount"].replace(".", "")),
-            payment["paid_on"],
-            uuid.UUID(payment["recorded_by"]).hex,
-            now,
-            now,
-        ),
-    )
-    await db.commit()
+def _json(body: Any, status_code: int = 200) -> Response:
     return Response(
-        orjson.dumps({"id": payment_id}), status_code=201, media_type="application/json"
+        orjson.dumps(body, default=str), status_code=status_code, media_type="application/json"
     )
+
+
+@router.get("/raw/loans/{loan_id}")
+async def raw_loan(loan_id: uuid.UUID, principal: CurrentUser) -> Response:
+    row = await driver.fetch_loan(loan_id, principal.user_id)
+    return _json(row) if row is not None else Response(status_code=404)
+
+
+@router.get("/bare/loans/{loan_id}/{user_id}")
+async def bare_loan(loan_id: uuid.UUID, user_id: uuid.UUID) -> Response:
+    row = await driver.fetch_loan(loan_id, user_id)
+    return _json(row) if row is not None else Response(status_code=404)
+
+
+@router.post("/raw/payments/")
+async def raw_payment(request: Request, principal: StaffOnly) -> Response:
+    payment = orjson.loads(await request.body())
+    return _json({"id": await driver.insert_payment(payment, principal.user_id)}, 201)
+
+
+app = create_app()
+app.include_router(router)
