@@ -48,7 +48,7 @@ class Portfolio:
 
 
 async def _seed(database_url: str) -> Portfolio:
-    settings = Settings(_env_file=None, environment="test", database_url=database_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, environment="test", database_url=database_url)
     runtime = Runtime.create(settings)
     try:
         async with unit_of_work(runtime.db, runtime.events) as session:
