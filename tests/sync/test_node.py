@@ -287,3 +287,49 @@ async def test_sync_cycles_are_announced_to_the_officer_and_admins(
         ]
         assert phases[-2:] == ["started", "completed"], channel
         assert history.publications[-1].payload["data"]["pushed"] == 1
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+async def test_offline_items_wait_with_backoff_and_force_sends_them(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    online = node.worker.transport
+    node.worker.transport = httpx.MockTransport(unreachable)
+    made = await create(
+        node.client,
+        "customers/",
+        {"full_name": "Waiting", "phone": "+91 95555 33333"},
+        node.headers,
+    )
+    for _ in range(3):
+        report = await create(node.client, "sync/batch", {}, node.headers)
+        assert report["error"] is not None
+    network = await get(node.client, "sync/network-status", node.headers)
+    assert (network["role"], network["quality"]) == ("node", "offline")
+    status = await get(node.client, f"sync/status/customer/{made['id']}", node.headers)
+    assert status["status"] == "pending"
+    assert (await get(node.client, "sync/pending-count", node.headers))["pending"] == 1
+
+    node.worker.transport = online
+    forced = await create(node.client, f"sync/force/customer/{made['id']}", {}, node.headers)
+    assert forced["status"] == "synced"
+    assert (await get(hub.client, f"customers/{made['id']}", hub.admin.headers))[
+        "full_name"
+    ] == "Waiting"
+    summary = await get(node.client, "dashboard/sync-summary", node.headers)
+    assert (summary["role"], summary["outbox"]["pending"], summary["synced"]) == (
+        "node",
+        0,
+        summary["synced"],
+    )
+    assert [p["role"] for p in await get_list(node.client, "sync/peers", node.headers)] == ["hub"]
+
+
+async def get_list(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> list[Any]:
+    answer = await client.get(f"{API}/{path}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())

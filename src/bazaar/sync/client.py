@@ -30,6 +30,10 @@ class HubClient:
             transport=transport,
         )
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
     async def __aenter__(self) -> Self:
         return self
 

@@ -46,7 +46,7 @@ from bazaar.sync.schemas import (
     SyncSummary,
 )
 from bazaar.sync.users import replica_users
-from bazaar.sync.worker import SyncWorker, hub_peer, worker_for
+from bazaar.sync.worker import SyncWorker, worker_for
 
 
 @asynccontextmanager
@@ -169,9 +169,8 @@ async def force(
     entity_type: str, entity_id: uuid.UUID, session: SessionDep, _: StaffOnly, worker: WorkerDep
 ) -> dict[str, Any]:
     _node_only(worker)
-    await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
-    await session.commit()
-    await worker.cycle()
+    # The worker commits in its own transactions; this request's session only reads after.
+    await worker.force(entity_type=entity_type, entity_id=entity_id)
     return await entity_status(entity_type, entity_id, session, _)
 
 
@@ -186,30 +185,9 @@ async def batch(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
     return (await worker.cycle()).as_dict()
 
 
-async def _network(session: SessionDep, worker: SyncWorker) -> dict[str, Any]:
-    link = worker.network()
-    last_sync = None
-    if worker.is_node:
-        last_sync = (
-            await hub_peer(session=session, settings_url=worker.runtime.settings.sync_hub_url)
-        ).last_sync_at
-    return {
-        "role": "node" if worker.is_node else "hub",
-        "node_id": worker.context.node_id,
-        "hub_url": worker.runtime.settings.sync_hub_url,
-        "quality": link.quality if worker.is_node else "excellent",
-        "rtt_ms": link.rtt_ms,
-        "loss": link.loss,
-        "samples": link.samples,
-        "batch_size": worker.sizer.size,
-        "last_sync_at": last_sync,
-        "last_cycle": worker.last_cycle.as_dict() if worker.last_cycle else None,
-    }
-
-
 @router.get("/network-status", response_model=NetworkStatus)
-async def network_status(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
-    return await _network(session, worker)
+async def network_status(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await worker.network_status()
 
 
 @router.get("/failed-items", response_model=FailedItems)
@@ -266,8 +244,8 @@ async def peers(session: SessionDep, _: StaffOnly) -> Any:
 
 
 @dashboard.get("/network-status", response_model=NetworkStatus)
-async def dashboard_network(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
-    return await _network(session, worker)
+async def dashboard_network(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await worker.network_status()
 
 
 @dashboard.get("/sync-summary", response_model=SyncSummary)

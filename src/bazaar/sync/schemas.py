@@ -107,7 +107,9 @@ class NetworkStatus(BaseModel):
     role: Literal["hub", "node"]
     node_id: str
     hub_url: str | None
-    quality: str
+    quality: str | None = Field(
+        description="offline | poor | fair | good | excellent; null on a hub"
+    )
     rtt_ms: float | None
     loss: float
     samples: int

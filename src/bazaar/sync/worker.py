@@ -26,11 +26,11 @@ from bazaar.db import unit_of_work, utcnow
 from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.service import hub_of, notify
 from bazaar.runtime import Runtime
-from bazaar.sync import node
+from bazaar.sync import node, service
 from bazaar.sync.capture import SyncContext, install, installed
 from bazaar.sync.client import HubClient
 from bazaar.sync.hlc import HLC
-from bazaar.sync.link import BatchSizer, LinkMonitor, LinkReport
+from bazaar.sync.link import BatchSizer, LinkMonitor
 from bazaar.sync.models import ChangeLog, ItemStatus, Outcome, PeerRole, SyncItem, SyncPeer
 from bazaar.sync.users import store_replica_users
 
@@ -72,8 +72,34 @@ class SyncWorker:
     def is_node(self) -> bool:
         return self.runtime.settings.sync_hub_url is not None
 
-    def network(self) -> LinkReport:
-        return self.link.report()
+    async def network_status(self) -> dict[str, Any]:
+        link = self.link.report()
+        last_sync = None
+        if self.is_node:
+            async with unit_of_work(
+                self.runtime.db, self.runtime.events, read_only=True
+            ) as session:
+                peer = await find_hub_peer(session=session)
+                last_sync = peer.last_sync_at if peer else None
+        return {
+            "role": "node" if self.is_node else "hub",
+            "node_id": self.context.node_id,
+            "hub_url": self.runtime.settings.sync_hub_url,
+            # A hub probes nobody: it has no link of its own to rate.
+            "quality": link.quality if self.is_node else None,
+            "rtt_ms": link.rtt_ms,
+            "loss": link.loss,
+            "samples": link.samples,
+            "batch_size": self.sizer.size,
+            "last_sync_at": last_sync,
+            "last_cycle": self.last_cycle.as_dict() if self.last_cycle else None,
+        }
+
+    async def force(self, *, entity_type: str, entity_id: uuid.UUID) -> CycleReport:
+        """Make the entity's waiting or failed items due now, and run a cycle."""
+        async with self._uow() as session:
+            await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
+        return await self.cycle()
 
     async def cycle(self) -> CycleReport:
         async with self._lock:
@@ -90,6 +116,9 @@ class SyncWorker:
                 except httpx.HTTPError as exc:
                     self.link.record_failure()
                     report.error = f"{type(exc).__name__}: {exc}"
+                    async with self._uow() as session:
+                        peer = await hub_peer(session=session, settings_url=hub.base_url)
+                        peer.last_error = report.error[:1000]
             report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
             self.last_cycle, self.last_cycle_at = report, utcnow()
             await self._notify("failed" if report.error else "completed", report)
@@ -216,10 +245,13 @@ class SyncWorker:
             log.exception("sync_status_notify_failed")
 
 
+async def find_hub_peer(*, session: AsyncSession) -> SyncPeer | None:
+    query = select(SyncPeer).where(SyncPeer.role == PeerRole.HUB)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def hub_peer(*, session: AsyncSession, settings_url: str | None) -> SyncPeer:
-    peer = (
-        await session.execute(select(SyncPeer).where(SyncPeer.role == PeerRole.HUB))
-    ).scalar_one_or_none()
+    peer = await find_hub_peer(session=session)
     if peer is None:
         peer = SyncPeer(node_id="hub", role=PeerRole.HUB, url=settings_url)
         session.add(peer)
