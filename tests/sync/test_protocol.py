@@ -6,10 +6,13 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from tests.auth_fixtures import LoggedInUser, LoginAs
 
 from bazaar.auth.roles import Role
+from bazaar.config import ConfigurationError
 from bazaar.sync.hlc import HLC, wall_clock_ms
+from bazaar.sync.hub import check_policy_overrides
 
 API = "/api/v1"
 
@@ -77,9 +80,8 @@ async def test_writes_reach_the_change_log_and_the_owning_officer_pulls_them(
     assert change["data"]["full_name"] == "Asha Traders"
     assert change["origin_node"] == "hub"
     assert any(u["id"] == str(officer.id) and u["password_hash"] != "!" for u in page["users"])
-    assert [
-        c for c in (await pull(client, other))["changes"] if c["entity_type"] == "customer"
-    ] == []
+    theirs = (await pull(client, other, node="laptop-9"))["changes"]
+    assert [c for c in theirs if c["entity_type"] == "customer"] == []
 
 
 async def test_push_merges_fields_changed_on_one_side_and_is_idempotent(
@@ -181,3 +183,25 @@ async def test_reordered_and_duplicated_deliveries_apply_each_mutation_once(
         if c["entity_id"] == customer_id
     ]
     assert [c["op"] for c in changes] == ["insert", "update"]
+
+
+async def test_a_node_id_belongs_to_the_user_who_first_synced_with_it(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    first, second = await login_as(Role.OFFICER), await login_as(Role.OFFICER)
+    await pull(client, first, node="shared-laptop")
+    answer = await client.get(
+        f"{API}/sync/changes", params={"node_id": "shared-laptop"}, headers=second.headers
+    )
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "node_id_taken"
+    refused = await client.post(
+        f"{API}/sync/push", json={"node_id": "shared-laptop", "items": []}, headers=second.headers
+    )
+    assert refused.status_code == 403
+
+
+def test_an_unknown_policy_in_settings_stops_the_start() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_SYNC_POLICIES"):
+        check_policy_overrides({"customer.phone": "loudest_wins"})
+    check_policy_overrides({"customer.phone": "server_wins"})

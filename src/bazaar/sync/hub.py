@@ -21,12 +21,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import utcnow
+from bazaar.config import ConfigurationError
+from bazaar.db import Database, unit_of_work, utcnow
 from bazaar.errors import AppError, NotFoundError
+from bazaar.events import EventBus
 from bazaar.sync import registry
 from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
 from bazaar.sync.codec import decode_row
-from bazaar.sync.errors import EntityNotFound, InvalidMutation, OutOfScope, UnknownEntity
+from bazaar.sync.errors import (
+    EntityNotFound,
+    InvalidMutation,
+    NodeIdTaken,
+    OutOfScope,
+    UnknownEntity,
+)
 from bazaar.sync.hlc import HLC, ClockDriftError, InvalidTimestamp
 from bazaar.sync.models import (
     ChangeLog,
@@ -104,6 +112,9 @@ async def touch_peer(
     if peer is None:
         peer = SyncPeer(node_id=node_id, role=PeerRole.NODE, user_id=principal.user_id)
         session.add(peer)
+    elif peer.user_id != principal.user_id and principal.role is not Role.ADMIN:
+        # Origin stamps decide what a node is not sent back: a node id is its first user's.
+        raise NodeIdTaken(details={"node_id": node_id})
     peer.last_seen_at = utcnow()
     if cursor is not None:
         peer.pull_cursor, peer.last_sync_at = cursor, utcnow()
@@ -132,6 +143,16 @@ async def ensure_in_scope(
         return
     if await owner_of(session, spec, row) != principal.user_id:
         raise OutOfScope(details={"entity_type": spec.entity_type, "entity_id": str(row.id)})
+
+
+def check_policy_overrides(overrides: Mapping[str, str]) -> None:
+    """Refuse to start with a BAZAAR_SYNC_POLICIES entry that names no policy."""
+    for key, value in overrides.items():
+        if value not in Policy.__members__.values() or "." not in key:
+            raise ConfigurationError(
+                f"BAZAAR_SYNC_POLICIES: {key}={value!r}; use entity.field = one of "
+                + ", ".join(p.value for p in Policy)
+            )
 
 
 def effective_policies(spec: SyncEntity, overrides: Mapping[str, str]) -> dict[str, Policy]:
@@ -387,7 +408,6 @@ async def changes_since(
         if entry.origin_node != node_id and (admin or entry.owner_id == principal.user_id)
     ]
     next_cursor = scanned[-1].seq if scanned else since
-    await touch_peer(session=session, node_id=node_id, principal=principal, cursor=since)
     changes = [row_payload(entry) for entry in visible]
     return Page(
         changes=changes,
@@ -395,3 +415,12 @@ async def changes_since(
         has_more=len(scanned) == limit,
         users=await replica_users(session=session, principal=principal, changes=changes),
     )
+
+
+async def record_pull(
+    *, db: Database, events: EventBus, principal: Principal, node_id: str, cursor: int
+) -> None:
+    """Note the node's acknowledged cursor in a short write transaction of its own: a pull
+    is a GET, whose own transaction only reads (on SQLite it could not wait for the lock)."""
+    async with unit_of_work(db, events) as session:
+        await touch_peer(session=session, node_id=node_id, principal=principal, cursor=cursor)

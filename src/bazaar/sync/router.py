@@ -22,10 +22,12 @@ from bazaar.sync.errors import (
     ConflictResolved,
     EntityNotFound,
     InvalidMutation,
+    NodeIdTaken,
     NotAFieldNode,
     OutOfScope,
     UnknownEntity,
 )
+from bazaar.sync.hub import check_policy_overrides
 from bazaar.sync.jobs import register_sync_job
 from bazaar.sync.models import ConflictStatus, ItemStatus, PeerRole
 from bazaar.sync.schemas import (
@@ -51,6 +53,7 @@ from bazaar.sync.worker import SyncWorker, worker_for
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    check_policy_overrides(app.state.settings.sync_policies)
     worker = await worker_for(app.state.runtime)
     worker.notify_state = app.state
     yield
@@ -80,8 +83,10 @@ def _node_only(worker: SyncWorker) -> None:
     "/changes",
     response_model=ChangesPage,
     summary="Pull: changes after a cursor, in the caller's scope",
+    responses=error_responses(NodeIdTaken),
 )
 async def changes(
+    request: Request,
     session: SessionDep,
     principal: SyncCaller,
     worker: WorkerDep,
@@ -89,6 +94,10 @@ async def changes(
     since: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> dict[str, Any]:
+    state = request.app.state
+    await hub.record_pull(
+        db=state.db, events=state.events, principal=principal, node_id=node_id, cursor=since
+    )
     page = await hub.changes_since(
         session=session, principal=principal, node_id=node_id, since=since, limit=limit
     )
@@ -107,6 +116,7 @@ async def changes(
     "/push",
     response_model=PushResponse,
     summary="Push: a batch of mutations, each applied, duplicate, conflict or rejected on its own",
+    responses=error_responses(NodeIdTaken),
 )
 async def push(
     body: PushRequest,
