@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -284,3 +285,18 @@ async def test_heartbeats_keep_answering_sockets_and_close_silent_ones(
         assert await silent.closed_with(wait=2.0) == 4002
         await answering.send({"type": "pong"})
         assert (await answering.next(skip_heartbeats=False))["type"] == "heartbeat"
+
+
+@pytest.mark.parametrize("ws_overrides", [{"log_level": "INFO"}])
+async def test_a_token_in_the_query_never_reaches_the_logs(
+    live_server: str, login_as: LoginAs, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = await login_as(Role.CUSTOMER)
+
+    with caplog.at_level(logging.INFO):
+        async with open_socket(live_server, customer.access_token):
+            pass
+        assert await refusal_status(live_server, customer.access_token, origin="https://x.test")
+
+    assert "WebSocket /ws" in caplog.text
+    assert customer.access_token not in caplog.text

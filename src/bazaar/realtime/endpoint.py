@@ -7,6 +7,8 @@ an HTTP error (401 no or bad token, 403 Origin or user mismatch) with the usual 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -22,6 +24,25 @@ from bazaar.realtime.messages import CloseCode, client_message
 
 # `new WebSocket(url, ["bearer", token])` sends the token as the second offered subprotocol.
 BEARER_PROTOCOL = "bearer"
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """Uvicorn logs every WebSocket handshake with its query string, `?token=` included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def redact_tokens_in_server_logs() -> None:
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RedactTokens) for f in server_log.filters):
+        server_log.addFilter(RedactTokens())
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from bazaar.auth.roles import Role
 from bazaar.events import Event, Subscriber
 from bazaar.realtime.broker import Publication
+from bazaar.realtime.endpoint import redact_tokens_in_server_logs
 from bazaar.realtime.hub import Hub
 from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.routing import (
@@ -91,6 +92,7 @@ async def _route(hub: Hub, event: Event) -> None:
 async def start_hub(app: FastAPI) -> Hub:
     """Start the app's hub on `app.state.realtime`, fed by the after-commit events; the
     lifespan closes it."""
+    redact_tokens_in_server_logs()
     hub = Hub.build(app.state.settings, redis=app.state.redis, registry=app.state.metrics.registry)
     await hub.start()
     app.state.realtime = hub
