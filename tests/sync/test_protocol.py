@@ -205,3 +205,20 @@ def test_an_unknown_policy_in_settings_stops_the_start() -> None:
     with pytest.raises(ConfigurationError, match="BAZAAR_SYNC_POLICIES"):
         check_policy_overrides({"customer.phone": "loudest_wins"})
     check_policy_overrides({"customer.phone": "server_wins"})
+
+
+async def test_an_officer_node_cannot_reverse_a_payment(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    reversal = {
+        "mutation_id": str(uuid.uuid4()),
+        "entity_type": "payment_reversal",
+        "entity_id": str(uuid.uuid4()),
+        "op": "insert",
+        "command": "reversal",
+        "hlc": now_hlc().encode(),
+        "changes": {"payment_id": str(uuid.uuid4()), "reason": "typo in amount"},
+    }
+    [result] = await push(client, officer, [reversal])
+    assert (result["outcome"], result["code"]) == ("rejected", "command_not_allowed")

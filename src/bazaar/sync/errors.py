@@ -50,3 +50,8 @@ class HubUnreachable(ConflictError):
 class NodeIdTaken(ForbiddenError):
     code = "node_id_taken"
     default_message = "This node id already syncs for another user"
+
+
+class CommandNotAllowed(ForbiddenError):
+    code = "command_not_allowed"
+    default_message = "The caller's role may not do this"

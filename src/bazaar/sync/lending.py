@@ -23,7 +23,7 @@ from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
 from bazaar.lending.service import get_customer, get_loan, preview_terms, terms_of, transition
 from bazaar.money import ZERO
-from bazaar.sync.errors import InvalidMutation, OutOfScope
+from bazaar.sync.errors import CommandNotAllowed, InvalidMutation, OutOfScope
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
     LocalChange,
@@ -134,6 +134,9 @@ async def _repayment(*, session: AsyncSession, principal: Principal, mutation: M
 
 
 async def _reversal(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+    # The same rule as DELETE /payments/{id}: only admins reverse money.
+    if principal.role is not Role.ADMIN:
+        raise CommandNotAllowed(details={"command": "reversal", "role": principal.role})
     reversal_id = uuid.UUID(mutation.entity_id)
     if await session.get(PaymentReversal, reversal_id) is not None:
         return
