@@ -334,3 +334,29 @@ async def test_customer_links_need_real_accounts(lending: Lending, login_as: Log
     assert await create(officer_id=str(lending.officer.id), user_id=str(lending.admin.id)) == 422
     assert await create(officer_id=str(uuid.uuid4())) == 422
     assert await create(officer_id=str(lending.officer.id)) == 201
+
+
+async def test_rates_read_back_as_plain_percentages(lending: Lending) -> None:
+    customer = await lending.customer()
+
+    rates = [
+        (await lending.loan(customer["id"], annual_rate=rate))["annual_rate"]
+        for rate in ("20", "0", "12.5", "0.0125")
+    ]
+
+    assert rates == ["20", "0", "12.5", "0.0125"]
+
+
+async def test_a_deleted_customer_frees_the_borrower_account(
+    lending: Lending, login_as: LoginAs
+) -> None:
+    borrower = await login_as(Role.CUSTOMER)
+    first = await lending.customer(user_id=str(borrower.id))
+
+    deleted = await lending.client.delete(
+        f"{API}/customers/{first['id']}", headers=lending.officer.headers
+    )
+    second = await lending.customer(user_id=str(borrower.id), phone="+91 90000 00003")
+
+    assert deleted.status_code == 204
+    assert second["user_id"] == str(borrower.id)

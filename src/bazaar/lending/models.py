@@ -53,7 +53,9 @@ class Rate(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(int(value)).scaleb(-RATE_PLACES).normalize()
+        rate = Decimal(int(value)).scaleb(-RATE_PLACES)
+        # normalize() alone would write 20 as 2E+1.
+        return rate.quantize(Decimal(1)) if rate == rate.to_integral_value() else rate.normalize()
 
 
 class PaymentMethod(StrEnum):

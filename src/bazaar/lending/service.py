@@ -143,6 +143,8 @@ async def delete_customer(*, session: AsyncSession, customer: Customer) -> None:
     if (await session.execute(loans)).scalar_one():
         raise CustomerHasLoans(details={"customer_id": str(customer.id)})
     customer.deleted_at = utcnow()
+    # The borrower's account is free again: it may be linked to a new customer record.
+    customer.user_id = None
     await session.flush()
 
 
