@@ -125,6 +125,20 @@ async def _save_allocation(
     payments: Sequence[AnyRow],
     allocation: rules.Allocation,
 ) -> None:
+    """Write the allocation. The loan's new figures are set first, so that the new payment or
+    reversal and the loan update go out in one flush (and one batch of change-log rows)."""
+    loan.principal_outstanding = allocation.principal_outstanding
+    loan.interest_outstanding = allocation.interest_outstanding
+    loan.principal_paid = sum((s.principal_paid for s in allocation.installments), ZERO)
+    loan.interest_paid = sum((s.interest_paid for s in allocation.installments), ZERO)
+    loan.oldest_unpaid_due = next(
+        (s.due_date for s in allocation.installments if s.unpaid > 0), None
+    )
+    old = loan.status
+    if allocation.closed_on is not None and old is LoanStatus.DISBURSED:
+        loan.status, loan.closed_on = LoanStatus.CLOSED, allocation.closed_on
+    elif allocation.closed_on is None and old is LoanStatus.CLOSED:
+        loan.status, loan.closed_on = LoanStatus.DISBURSED, None
     moved = [
         {
             "id": row.id,
@@ -152,18 +166,6 @@ async def _save_allocation(
             update(table).where(table.c.id == bindparam("b_id")),
             shifted,
         )
-    loan.principal_outstanding = allocation.principal_outstanding
-    loan.interest_outstanding = allocation.interest_outstanding
-    loan.principal_paid = sum((s.principal_paid for s in allocation.installments), ZERO)
-    loan.interest_paid = sum((s.interest_paid for s in allocation.installments), ZERO)
-    loan.oldest_unpaid_due = next(
-        (s.due_date for s in allocation.installments if s.unpaid > 0), None
-    )
-    old = loan.status
-    if allocation.closed_on is not None and old is LoanStatus.DISBURSED:
-        loan.status, loan.closed_on = LoanStatus.CLOSED, allocation.closed_on
-    elif allocation.closed_on is None and old is LoanStatus.CLOSED:
-        loan.status, loan.closed_on = LoanStatus.DISBURSED, None
     await session.flush()
     if loan.status is not old:
         await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)
@@ -212,7 +214,6 @@ async def record_payment(
         interest_part=mine.interest,
     )
     session.add(payment)
-    await session.flush()
     await _save_allocation(
         session,
         loan=loan,
@@ -340,7 +341,6 @@ async def reverse_payment(
         for r in payments
     ]
     allocation = rules.allocate(schedule_of(installments), records)
-    await session.flush()
     await _save_allocation(
         session,
         loan=loan,
