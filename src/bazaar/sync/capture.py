@@ -19,6 +19,7 @@ from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.base import NO_VALUE
 
 from bazaar.config import Settings, get_settings
 from bazaar.db import Database, new_id
@@ -102,8 +103,9 @@ def synced_fields(model: type[Any]) -> tuple[str, ...]:
 
 
 def snapshot(obj: object, fields: tuple[str, ...]) -> dict[str, Any]:
-    state = inspect(obj).dict
-    return {name: encode(state.get(name)) for name in fields}
+    loaded = inspect(obj).dict
+    # An expired or deferred column is loaded rather than recorded as null.
+    return {name: encode(loaded[name] if name in loaded else getattr(obj, name)) for name in fields}
 
 
 @dataclass
@@ -121,7 +123,13 @@ def _diff(obj: object, fields: tuple[str, ...]) -> tuple[frozenset[str], dict[st
     changed = frozenset(
         name for name in fields if name in committed and committed[name] != current.get(name)
     )
-    before = {name: encode(committed.get(name, current.get(name))) for name in fields}
+    # A value never loaded before it was set has no known base: it is left out, and the hub
+    # then treats that field as changed on both sides.
+    before = {
+        name: encode(committed.get(name, current.get(name)))
+        for name in fields
+        if committed.get(name) is not NO_VALUE and (name in committed or name in current)
+    }
     return changed, before
 
 
