@@ -15,7 +15,7 @@ USER = uuid.UUID("01a20000-0000-7000-8000-000000000001")
 @pytest.mark.parametrize(
     ("role", "extra"),
     [
-        (Role.ADMIN, set()),
+        (Role.ADMIN, {"presence"}),
         (Role.OFFICER, {f"officer:{USER}"}),
         (Role.CUSTOMER, set()),
         (Role.NODE, set()),

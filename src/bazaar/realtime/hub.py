@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 from starlette.websockets import WebSocket
 
 from bazaar.auth.principal import Principal
-from bazaar.auth.roles import Role
 from bazaar.config import Settings
 from bazaar.realtime.broker import Broker, MemoryBroker, Publication, RedisBroker
 from bazaar.realtime.connection import Connection
@@ -39,7 +38,7 @@ from bazaar.realtime.messages import (
 )
 from bazaar.realtime.metrics import RealtimeMetrics
 from bazaar.realtime.presence import MemoryPresence, Presence, RedisPresence
-from bazaar.realtime.routing import ALLOWED_TYPES, CONTROL, role_channel
+from bazaar.realtime.routing import ALLOWED_TYPES, CONTROL, PRESENCE
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +57,18 @@ def encode(publication: Publication) -> str:
             "data": payload["data"],
         }
     ).decode()
+
+
+def _leave(index: dict[str, set[Connection]], key: str, connection: Connection) -> bool:
+    """Remove `connection` under `key`; true when nobody is left there."""
+    members = index.get(key)
+    if members is None:
+        return False
+    members.discard(connection)
+    if members:
+        return False
+    del index[key]
+    return True
 
 
 def error_frame(code: str, message: str) -> str:
@@ -188,15 +199,10 @@ class Hub:
     def _forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
         self.metrics.connections.dec()
-        for index, key in [(self._users, connection.user_id)] + [
-            (self._channels, channel) for channel in connection.channels
-        ]:
-            members = index.get(key)
-            if members is not None:
-                members.discard(connection)
-                if not members:
-                    del index[key]
-                    self._last.pop(key, None)
+        _leave(self._users, connection.user_id, connection)
+        for channel in connection.channels:
+            if _leave(self._channels, channel, connection):
+                self._last.pop(channel, None)
 
     def _drop(self, connection: Connection) -> None:
         if connection in self._connections:
@@ -214,7 +220,7 @@ class Hub:
     async def _announce(self, kind: NotificationType, connection: Connection) -> None:
         data = {"user_id": connection.user_id, "role": connection.principal.role.value}
         try:
-            await self.publish(role_channel(Role.ADMIN), kind, data)
+            await self.publish(PRESENCE, kind, data)
         except Exception:  # presence news is best effort; the socket itself is fine
             log.exception("ws_presence_announce_failed")
 

@@ -18,6 +18,9 @@ from bazaar.realtime.messages import NotificationType as T
 BROADCAST = "broadcast"
 # Control messages between workers (revocations); no socket ever joins it.
 CONTROL = "control"
+# Presence news, for admins only; apart from role:admin so its churn never pushes business
+# notifications out of that channel's history.
+PRESENCE = "presence"
 
 _BUSINESS = frozenset(
     {
@@ -64,6 +67,8 @@ def channels_of(principal: Principal) -> frozenset[str]:
     channels = {user_channel(principal.user_id), role_channel(principal.role), BROADCAST}
     if principal.role is Role.OFFICER:
         channels.add(officer_channel(principal.user_id))
+    if principal.role is Role.ADMIN:
+        channels.add(PRESENCE)
     return frozenset(channels)
 
 
