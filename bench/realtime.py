@@ -125,7 +125,7 @@ async def _measure(
     for start in range(0, sockets, CONNECT_AT_ONCE):
         batch = range(start, min(sockets, start + CONNECT_AT_ONCE))
         opened = await asyncio.gather(
-            *(connect(url, max_queue=None, ping_interval=None) for _ in batch)
+            *(connect(url, max_queue=None, ping_interval=None, open_timeout=120) for _ in batch)
         )
         connections += opened
         readers += [asyncio.create_task(_read(c, deliveries)) for c in opened]
