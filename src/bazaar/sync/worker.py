@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.roles import Role
@@ -274,9 +275,15 @@ async def worker_for(runtime: Runtime) -> SyncWorker:
 
 async def restore_clock(runtime: Runtime, context: SyncContext) -> None:
     """Never stamp below what this database already holds, even after the wall clock
-    stepped back across a restart."""
-    async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
-        newest = await session.scalar(select(ChangeLog.hlc).order_by(ChangeLog.seq.desc()).limit(1))
+    stepped back across a restart. Best effort: a process whose database is down still
+    starts (and says so on /health/ready); the clock then only has the wall time."""
+    try:
+        async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
+            query = select(ChangeLog.hlc).order_by(ChangeLog.seq.desc()).limit(1)
+            newest = await session.scalar(query)
+    except (OSError, SQLAlchemyError) as exc:
+        log.warning("sync_clock_not_restored", error=str(exc))
+        return
     if newest is not None:
         context.clock.observe(HLC.decode(newest))
 
