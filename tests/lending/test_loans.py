@@ -360,3 +360,25 @@ async def test_a_deleted_customer_frees_the_borrower_account(
 
     assert deleted.status_code == 204
     assert second["user_id"] == str(borrower.id)
+
+
+async def test_reassigning_a_customer_moves_their_loans(
+    lending: Lending, login_as: LoginAs
+) -> None:
+    successor = await login_as(Role.OFFICER)
+    customer = await lending.customer()
+    loan = await lending.loan(customer["id"])
+
+    moved = await lending.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": customer["version"], "officer_id": str(successor.id)},
+        headers=lending.admin.headers,
+    )
+    by_successor = await lending.client.get(f"{API}/loans/{loan['id']}", headers=successor.headers)
+    by_predecessor = await lending.client.get(
+        f"{API}/loans/{loan['id']}", headers=lending.officer.headers
+    )
+
+    assert moved.json()["officer_id"] == str(successor.id)
+    assert by_successor.json()["officer_id"] == str(successor.id)
+    assert by_predecessor.status_code == 404

@@ -124,7 +124,7 @@ async def update_customer(
 ) -> Customer:
     _check_version(customer, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    if principal.role is not Role.ADMIN:
+    if principal.role is not Role.ADMIN or changes.get("officer_id") is None:
         changes.pop("officer_id", None)
     await _check_people(
         session,
@@ -134,6 +134,11 @@ async def update_customer(
     )
     for name, value in changes.items():
         setattr(customer, name, value)
+    if "officer_id" in changes:
+        # A borrower moves to another officer with their whole portfolio.
+        loans = await session.execute(select(Loan).where(Loan.customer_id == customer.id))
+        for loan in loans.scalars():
+            loan.officer_id = changes["officer_id"]
     await session.flush()
     return customer
 
