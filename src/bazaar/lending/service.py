@@ -51,11 +51,9 @@ def _check_version(row: Customer | Loan, version: int) -> None:
 
 
 async def get_customer(
-    *, session: AsyncSession, principal: Principal, customer_id: uuid.UUID, lock: bool = False
+    *, session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> Customer:
     query = select(Customer).where(Customer.id == customer_id, customers_visible(principal))
-    if lock:
-        query = query.with_for_update()
     customer = (await session.execute(query)).scalar_one_or_none()
     if customer is None:
         raise CustomerNotFound()
