@@ -1,11 +1,17 @@
-"""The periodic sync cycle, run by the scheduler's leader (`bazaar serve`, `bazaar worker`)."""
+"""The periodic sync cycle, run by the scheduler's leader (`bazaar serve`, `bazaar worker`).
+
+The job ticks every second and runs a cycle when BAZAAR_SYNC_INTERVAL_SECONDS have passed
+since the last one began: the interval is read from the running process's settings, not at
+import time, when settings may not even be valid yet.
+"""
 
 from __future__ import annotations
 
-from bazaar.config import get_settings
 from bazaar.scheduler import register_job
 from bazaar.sync.worker import run_sync_job
 
+TICK_SECONDS = 1.0
+
 
 def register_sync_job() -> None:
-    register_job("sync", run_sync_job, seconds=get_settings().sync_interval_seconds)
+    register_job("sync", run_sync_job, seconds=TICK_SECONDS)

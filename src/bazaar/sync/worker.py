@@ -68,6 +68,7 @@ class SyncWorker:
         self.notify_state: Any = runtime
         self.transport: httpx.AsyncBaseTransport | None = None
         self._lock = asyncio.Lock()
+        self._last_start: float | None = None
 
     @property
     def is_node(self) -> bool:
@@ -102,8 +103,13 @@ class SyncWorker:
             await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
         return await self.cycle()
 
+    def due(self) -> bool:
+        interval = self.runtime.settings.sync_interval_seconds
+        return self._last_start is None or time.monotonic() - self._last_start >= interval
+
     async def cycle(self) -> CycleReport:
         async with self._lock:
+            self._last_start = time.monotonic()
             started = time.perf_counter()
             report = CycleReport()
             await self._notify("started", report)
@@ -290,7 +296,7 @@ async def restore_clock(runtime: Runtime, context: SyncContext) -> None:
 
 async def run_sync_job(runtime: Runtime) -> None:
     worker = await worker_for(runtime)
-    if worker.is_node:
+    if worker.is_node and worker.due():
         report = await worker.cycle()
         if report.error:
             log.info("sync_cycle_failed", error=report.error)
