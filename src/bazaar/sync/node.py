@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.db import utcnow
@@ -48,14 +48,22 @@ async def recover_interrupted(*, session: AsyncSession) -> None:
     )
 
 
-async def _pending_records(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) -> bool:
-    query = select(func.count()).where(
-        SyncItem.entity_type == entity_type,
-        SyncItem.entity_id == entity_id,
-        SyncItem.command.is_(None),
-        SyncItem.status.in_(OPEN),
+async def _held_back(session: AsyncSession) -> set[tuple[str, uuid.UUID]]:
+    """Rows with a local record change not yet settled by the hub."""
+    query = select(SyncItem.entity_type, SyncItem.entity_id).where(
+        SyncItem.command.is_(None), SyncItem.status.in_(OPEN)
     )
-    return bool(await session.scalar(query))
+    return {(kind, entity_id) for kind, entity_id in await session.execute(query)}
+
+
+async def _local_versions(
+    session: AsyncSession, model: type[Any], ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    versions: dict[uuid.UUID, int] = {}
+    for start in range(0, len(ids), 500):
+        query = select(model.id, model.version).where(model.id.in_(ids[start : start + 500]))
+        versions |= {entity_id: version for entity_id, version in await session.execute(query)}
+    return versions
 
 
 async def apply_hub_rows(
@@ -66,45 +74,65 @@ async def apply_hub_rows(
     newest: bool,
 ) -> int:
     """Write the hub's rows; `newest` for a push answer. Returns how many were written."""
-    written: dict[str, set[uuid.UUID]] = defaultdict(set)
-    # Only the newest state of each row matters; the hub's sequence orders them.
+    # Only the newest state of each row matters, applied in the hub's order.
     latest = {(r["entity_type"], r["entity_id"]): r for r in sorted(rows, key=lambda r: r["seq"])}
-    for row in latest.values():
-        spec = registry.entity(row["entity_type"])
-        if spec is None:
-            continue
-        model, entity_id = spec.model, uuid.UUID(row["entity_id"])
+    ordered = sorted(latest.values(), key=lambda r: r["seq"])
+    for row in ordered:
         context.clock.observe(HLC.decode(row["hlc"]))
-        if await _pending_records(session, spec.entity_type, entity_id):
+    held = await _held_back(session)
+    by_type: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for row in ordered:
+        by_type[row["entity_type"]].append(uuid.UUID(row["entity_id"]))
+    versions: dict[str, dict[uuid.UUID, int]] = {}
+    for entity_type, ids in by_type.items():
+        spec = registry.entity(entity_type)
+        if spec is not None:
+            versions[entity_type] = await _local_versions(session, spec.model, ids)
+    written: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for row in ordered:
+        spec = registry.entity(row["entity_type"])
+        entity_id = uuid.UUID(row["entity_id"])
+        if spec is None or (spec.entity_type, entity_id) in held:
             continue
-        local = await session.scalar(select(model.version).where(model.id == entity_id))
+        local = versions[spec.entity_type].get(entity_id)
         if local is not None and not newest and row["version"] < local:
             continue
-        if row["op"] == "delete":
-            await session.execute(delete(model).where(model.id == entity_id))
-        else:
-            values = decode_row(model, row["data"] or {})
-            values |= {
-                "version": row["version"],
-                "updated_hlc": row["hlc"],
-                "origin_node": row["origin_node"],
-            }
-            if local is None:
-                await session.execute(insert(model).values(**values))
-            else:
-                values.pop("id", None)
-                await session.execute(
-                    update(model)
-                    .where(model.id == entity_id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+        await _write(session, spec.model, entity_id, row, exists=local is not None)
         written[spec.entity_type].add(entity_id)
-    for entity_type, ids in written.items():
+    for entity_type, done in written.items():
         spec = registry.entity(entity_type)
         if spec is not None and spec.after_pull is not None:
-            await spec.after_pull(session=session, ids=ids)
-    return sum(len(ids) for ids in written.values())
+            await spec.after_pull(session=session, ids=done)
+    return sum(len(done) for done in written.values())
+
+
+async def _write(
+    session: AsyncSession,
+    model: type[Any],
+    entity_id: uuid.UUID,
+    row: Mapping[str, Any],
+    *,
+    exists: bool,
+) -> None:
+    if row["op"] == "delete":
+        await session.execute(delete(model).where(model.id == entity_id))
+        return
+    values = decode_row(model, row["data"] or {})
+    values |= {
+        "version": row["version"],
+        "updated_hlc": row["hlc"],
+        "origin_node": row["origin_node"],
+    }
+    if not exists:
+        await session.execute(insert(model).values(**values))
+        return
+    values.pop("id", None)
+    await session.execute(
+        update(model)
+        .where(model.id == entity_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 ITEM_STATUS = {
