@@ -3,6 +3,7 @@ decisions reach the node, edits on both sides merge, and money is applied exactl
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -333,3 +334,45 @@ async def get_list(client: httpx.AsyncClient, path: str, headers: dict[str, str]
     answer = await client.get(f"{API}/{path}", headers=headers)
     assert answer.status_code == 200, answer.text
     return list(answer.json())
+
+
+async def test_a_push_the_hub_keeps_refusing_backs_off_then_fails_and_retries_on_command(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node(
+        "laptop-1",
+        sync_max_attempts=2,
+        sync_backoff_base_seconds=0.01,
+        sync_backoff_cap_seconds=0.02,
+    )
+    online = node.worker.transport
+    assert online is not None
+
+    async def hub_push_broken(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/sync/push":
+            return httpx.Response(503, json={"error": {"code": "unavailable"}})
+        return await online.handle_async_request(request)
+
+    node.worker.transport = httpx.MockTransport(hub_push_broken)
+    made = await create(
+        node.client,
+        "customers/",
+        {"full_name": "Stubborn", "phone": "+91 95555 44444"},
+        node.headers,
+    )
+    first = await node.sync()
+    assert first.error is not None
+    status = await get(node.client, f"sync/status/customer/{made['id']}", node.headers)
+    assert (status["status"], status["attempts"]) == ("pending", 1)
+    await asyncio.sleep(0.05)
+    await node.sync()
+    [failed] = (await get(node.client, "sync/failed-items", node.headers))["items"]
+    assert (failed["entity_id"], failed["attempts"]) == (made["id"], 2)
+    assert "503" in failed["last_error"]
+
+    node.worker.transport = online
+    assert await create(node.client, "sync/retry-failed", {}, node.headers) == {"retried": 1}
+    await node.sync_until_quiet()
+    assert (await get(hub.client, f"customers/{made['id']}", hub.admin.headers))[
+        "full_name"
+    ] == "Stubborn"
