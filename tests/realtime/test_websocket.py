@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -69,6 +69,10 @@ async def test_token_in_query_or_subprotocol_from_the_app_origin(
     assert channels == {"broadcast", "role:officer", f"user:{officer.id}", f"officer:{officer.id}"}
 
 
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 async def _loan_awaiting_approval(
     http: httpx.AsyncClient, officer: LoggedInUser, borrower: LoggedInUser
 ) -> str:
@@ -83,7 +87,7 @@ async def _loan_awaiting_approval(
         "principal": "12000.00",
         "annual_rate": "12",
         "installments": 12,
-        "expected_disbursement_date": date.today().isoformat(),
+        "expected_disbursement_date": today(),
     }
     loan = await http.post(f"{API}/loans/", json=terms, headers=officer.headers)
     assert loan.status_code == 201, loan.text
@@ -121,6 +125,38 @@ async def test_an_approval_reaches_the_officer_and_the_borrower_only(
             assert {"offset", "epoch", "timestamp"} <= set(message)
         await other_officer_socket.silent()
         await other_borrower_socket.silent()
+
+
+async def test_submission_and_payment_reach_their_readers_only(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    borrower, other_borrower = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
+
+    async with (
+        open_socket(live_server, officer.access_token) as officer_socket,
+        open_socket(live_server, borrower.access_token) as borrower_socket,
+        open_socket(live_server, other_borrower.access_token) as other_socket,
+    ):
+        loan_id = await _loan_awaiting_approval(http, officer, borrower)
+        submitted = [await officer_socket.next(), await officer_socket.next()]
+        for command, body in (("approve", None), ("disburse", {"disbursed_on": today()})):
+            answer = await http.post(
+                f"{API}/loans/{loan_id}/{command}", json=body, headers=admin.headers
+            )
+            assert answer.status_code == 200, answer.text
+        payment = {"loan_id": loan_id, "amount": "1000.00", "paid_on": today(), "method": "cash"}
+        answer = await http.post(f"{API}/payments/", json=payment, headers=officer.headers)
+        assert answer.status_code == 201, answer.text
+        seen = await borrower_socket.until("payment_received")
+        await other_socket.silent()
+
+    assert {m["type"] for m in submitted} == {"loan_status_change", "new_application"}
+    assert {m["data"]["loan_id"] for m in submitted + seen} == {loan_id}
+    assert seen[-1]["data"]["amount"] == "1000.00"
+    assert [m["data"].get("new_status") for m in seen if m["type"] == "loan_status_change"][
+        -2:
+    ] == ["approved", "disbursed"]
 
 
 async def test_subscribe_filters_by_type(
