@@ -198,11 +198,17 @@ class Hub:
         self.session, self.context, self.principal = session, context, principal
         self.node_id, self.overrides = node_id, policy_overrides
         self._done: dict[str, SyncMutation] = {}
+        self._new_outcomes: list[SyncMutation] = []
 
     async def push(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
         self._done = await self._recorded(items)
-        return [await self._one(raw) for raw in items]
+        results = [await self._one(raw) for raw in items]
+        # Stored together at the end: one multi-row INSERT rather than one per item, in the
+        # same transaction as the items themselves.
+        self.session.add_all(self._new_outcomes)
+        await self.session.flush()
+        return results
 
     async def _recorded(self, items: Sequence[Mapping[str, Any]]) -> dict[str, SyncMutation]:
         """Outcomes already stored for this batch's mutation ids, in one query."""
@@ -261,7 +267,7 @@ class Hub:
             reason=result.reason,
             payload=dict(raw),
         )
-        self.session.add(stored)
+        self._new_outcomes.append(stored)
         self._done[mutation.mutation_id] = stored
         return result
 
