@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bazaar.db import SessionDep, utcnow
 from bazaar.events import Event, record_event
 from bazaar.leader import LeaderLease
+from tests.backends import Backend, empty
 
 
 @pytest.fixture
@@ -112,3 +113,41 @@ async def test_concurrent_writes_all_commit(
     responses = await asyncio.gather(*(client.post(f"/write/w{i}") for i in range(40)))
     assert [r.status_code for r in responses] == [200] * 40
     assert await names(app_with_routes) == {f"w{i}" for i in range(40)}
+
+
+async def test_a_writer_that_cannot_get_its_turn_gets_503_with_retry_after(
+    backend: Backend,
+) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("the in-process writer queue exists only for SQLite's single writer")
+    import asyncio
+
+    from bazaar.main import create_app
+
+    app = create_app(backend.settings(sqlite_busy_timeout_ms=200))
+
+    @app.post("/hold")
+    async def hold(session: SessionDep) -> dict[str, str]:
+        session.add(LeaderLease(name="held", holder="t", expires_at=utcnow()))
+        await session.flush()  # the write transaction (and the writer's turn) begins here
+        await asyncio.sleep(1)
+        return {}
+
+    @app.post("/write")
+    async def write(session: SessionDep) -> dict[str, str]:
+        session.add(LeaderLease(name="other", holder="t", expires_at=utcnow()))
+        return {}
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            holding = asyncio.create_task(http.post("/hold"))
+            await asyncio.sleep(0.2)
+            blocked = await http.post("/write")
+            assert (await holding).status_code == 200
+            retried = await http.post("/write")
+        await empty(backend, app.state.db)
+    assert blocked.status_code == 503
+    assert blocked.json()["error"]["code"] == "database_busy"
+    assert blocked.headers["Retry-After"] == "1"
+    assert retried.status_code == 200

@@ -7,6 +7,7 @@ Services only `flush()`. Events recorded during the transaction are published af
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Integer, MetaData, String, Uuid, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.util import await_only
 from uuid6 import uuid7
 
 from bazaar.config import Settings
@@ -85,9 +88,16 @@ class SyncMixin:
 # it (SQLITE_BUSY at once). Writes therefore begin IMMEDIATE; safe-method requests begin
 # DEFERRED so reads still run side by side under WAL.
 sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+_HOLDS_WRITE_LOCK = "bazaar.holds_write_lock"
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    # SQLite has one writer. Writers of this process queue on an asyncio lock, in order, instead
+    # of sleeping in SQLite's busy handler with growing back-off, which is what made write p99
+    # climb to seconds under load. The busy timeout still arbitrates between processes.
+    write_lock = asyncio.Lock()
+    timeout = busy_timeout_ms / 1000
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
@@ -100,7 +110,25 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(sqlite_begin.get())
+        begin = sqlite_begin.get()
+        if begin != "BEGIN":
+            try:
+                await_only(asyncio.wait_for(write_lock.acquire(), timeout))
+            except TimeoutError as exc:
+                raise SQLiteWriterBusy(f"no write turn within {timeout:g}s") from exc
+            conn.connection.info[_HOLDS_WRITE_LOCK] = True
+        conn.exec_driver_sql(begin)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        # Returned to the pool means committed or rolled back: the next writer may begin.
+        if record.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
+
+
+class SQLiteWriterBusy(OperationalError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, None, Exception(message))
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

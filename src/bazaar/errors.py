@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bazaar.db import SQLiteWriterBusy
 from bazaar.observability.requests import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -195,6 +196,12 @@ async def _stale_data(_: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "version_conflict", "The record was changed by someone else")
 
 
+async def _writer_busy(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(
+        503, "database_busy", "The database is busy; retry shortly", headers={"Retry-After": "1"}
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_exception", exc_info=exc)
     return error_response(500, "internal_error", "Internal server error")
@@ -206,4 +213,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(SQLiteWriterBusy, _writer_busy)
     app.add_exception_handler(Exception, _unexpected)
