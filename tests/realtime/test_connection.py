@@ -117,3 +117,24 @@ async def test_a_full_queue_refuses_more() -> None:
     assert connection.push("a")
     assert connection.push("b")
     assert not connection.push("c")
+
+
+class StuckWebSocket(RecordingWebSocket):
+    """A peer that vanished: writes never complete, and neither does a close."""
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, code: int) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_close_behind_a_stuck_write_still_finishes() -> None:
+    connection = new_connection(StuckWebSocket())
+    connection.push("a frame the peer never takes")
+    await asyncio.sleep(0)
+
+    connection.close(4002)
+
+    async with asyncio.timeout(5):
+        await connection.finished.wait()

@@ -26,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 # A close that cannot be written (the client stopped reading) is given up after this long.
 _CLOSE_TIMEOUT = 1.0
+_FORCE_CLOSE_AFTER = 2.0
 
 
 @dataclass
@@ -172,6 +173,15 @@ class Connection:
         self._wake.set()
         if code is None:
             self.finished.set()
+        else:
+            # The sender may be stuck writing to a peer that vanished (the reason for a
+            # heartbeat timeout): then the close never gets its turn, so force it.
+            loop = asyncio.get_running_loop()
+            loop.call_later(_FORCE_CLOSE_AFTER, self._force_close, code)
+
+    def _force_close(self, code: int) -> None:
+        if not self.finished.is_set():
+            self.abort(code)
 
     def abort(self, code: int) -> None:
         """Drop a socket whose sender is stuck writing to a client that does not read."""
