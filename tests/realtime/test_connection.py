@@ -41,7 +41,7 @@ def new_connection(socket: RecordingWebSocket) -> Connection:
     connection = Connection(
         socket,  # type: ignore[arg-type]
         principal,
-        session_id=None,
+        credential=None,
         queue_limit=10_000,
         on_sent=lambda _: None,
     )
@@ -109,7 +109,7 @@ async def test_a_full_queue_refuses_more() -> None:
     connection = Connection(
         socket,  # type: ignore[arg-type]
         principal,
-        session_id=None,
+        credential=None,
         queue_limit=2,
         on_sent=lambda _: None,
     )

@@ -44,7 +44,7 @@ async def test_publications_missed_while_the_link_was_down_still_arrive() -> Non
         publisher = RedisBroker(redis, prefix=prefix)
         socket = RecordingWebSocket()
         principal = Principal(user_id=uuid.uuid4(), role=Role.CUSTOMER)
-        await hub.attach(hub.connection(socket, principal, session_id=None))  # type: ignore[arg-type]
+        await hub.attach(hub.connection(socket, principal, credential=None))  # type: ignore[arg-type]
         try:
             await publisher.publish("broadcast", NOTICE)
             await offsets_when(socket, 1)

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.auth_fixtures import LoggedInUser, LoginAs
+from fastapi import FastAPI
+from tests.auth_fixtures import LoggedInUser, LoginAs, new_session_headers
 from tests.realtime.conftest import APP_ORIGIN
 from tests.realtime.realtime_support import Socket, open_socket, refusal_status, ws_base
 from websockets.asyncio.client import connect
@@ -258,6 +259,19 @@ async def test_logout_closes_the_socket_within_a_second(
         answer = await http.post(f"{API}/auth/logout", headers=customer.headers)
         assert answer.status_code == 204
         assert await socket.closed_with(wait=1.0) == 4001
+
+
+async def test_logout_of_another_session_leaves_the_socket_open(
+    live_server: str, app: FastAPI, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    customer = await login_as(Role.CUSTOMER)
+    elsewhere = await new_session_headers(app.state, customer)
+
+    async with open_socket(live_server, customer.access_token) as socket:
+        answer = await http.post(f"{API}/auth/logout", headers=elsewhere)
+        assert answer.status_code == 204
+        await socket.send({"type": "pong"})
+        await socket.silent(0.5)
 
 
 @pytest.mark.parametrize("change", [{"is_active": False}, {"role": "customer"}])

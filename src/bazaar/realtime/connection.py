@@ -66,7 +66,7 @@ class Connection:
         websocket: WebSocket,
         principal: Principal,
         *,
-        session_id: str | None,
+        credential: str | None,
         queue_limit: int,
         on_sent: Callable[[int], None],
     ) -> None:
@@ -74,7 +74,8 @@ class Connection:
         self.websocket = websocket
         self.principal = principal
         self.user_id = str(principal.user_id)
-        self.session_id = session_id
+        # The login session or API key the socket authenticated with: what a revocation names.
+        self.credential = credential
         self.channels = channels_of(principal)
         self.types: set[str] = set(DEFAULT_TYPES[principal.role])
         self.chose_types = False

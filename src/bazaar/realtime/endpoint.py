@@ -97,8 +97,8 @@ async def serve(websocket: WebSocket, *, path_user: str | None) -> None:
         await websocket.close(code=CloseCode.TRY_AGAIN_LATER)
         return
     claims = authenticated.claims
-    session_id = str(claims.session_id) if claims is not None else None
-    connection = hub.connection(websocket, principal, session_id=session_id)
+    credential = claims.session_id if claims is not None else principal.api_key_id
+    connection = hub.connection(websocket, principal, credential=str(credential))
     try:
         await hub.attach(connection)
         await _until_closed(hub, connection, settings)

@@ -165,12 +165,12 @@ class Hub:
         self._reserved -= 1
 
     def connection(
-        self, websocket: WebSocket, principal: Principal, *, session_id: str | None
+        self, websocket: WebSocket, principal: Principal, *, credential: str | None
     ) -> Connection:
         return Connection(
             websocket,
             principal,
-            session_id=session_id,
+            credential=credential,
             queue_limit=self._send_queue,
             on_sent=self.metrics.count_sent,
         )
@@ -236,10 +236,11 @@ class Hub:
         self.metrics.publications.labels(kind.value).inc()
         return publication
 
-    async def revoke(self, *, user_id: str, session_id: str | None = None) -> None:
-        """Close the user's sockets (only the session's, given one) on every worker."""
+    async def revoke(self, *, user_id: str, credential: str | None = None) -> None:
+        """Close the user's sockets on every worker: all of them, or those opened with one
+        login session or API key."""
         await self.broker.publish(
-            CONTROL, {"action": "revoke", "user_id": user_id, "session_id": session_id}
+            CONTROL, {"action": "revoke", "user_id": user_id, "credential": credential}
         )
 
     def _dispatch(self, publication: Publication) -> None:
@@ -295,9 +296,9 @@ class Hub:
     def _control(self, payload: Mapping[str, Any]) -> None:
         if payload.get("action") != "revoke":
             return
-        session_id = payload.get("session_id")
+        credential = payload.get("credential")
         for connection in list(self._users.get(str(payload.get("user_id")), ())):
-            if session_id is None or connection.session_id == session_id:
+            if credential is None or connection.credential == credential:
                 self.close_connection(connection, CloseCode.REVOKED)
 
     async def positions(self, channels: Iterable[str]) -> dict[str, ChannelPosition]:

@@ -31,9 +31,14 @@ from bazaar.realtime.routing import (
 
 log = structlog.get_logger(__name__)
 
-# Auth's after-commit events that end sessions: every session of the user, or one.
+# Auth's after-commit events that end sessions: every session of the user, or the one named
+# (by login session, or by API key).
 _ALL_SESSIONS_ENDED = "auth.sessions_ended"
-_ONE_SESSION_ENDED = frozenset({"auth.session_ended", "auth.refresh_token_reused"})
+_ONE_CREDENTIAL_ENDED = {
+    "auth.session_ended": "session_id",
+    "auth.refresh_token_reused": "session_id",
+    "auth.api_key_revoked": "api_key_id",
+}
 
 
 def hub_of(state: Any) -> Hub | None:
@@ -85,8 +90,9 @@ async def _route(hub: Hub, event: Event) -> None:
             await hub.publish(channel, kind, event.data)
     elif event.type == _ALL_SESSIONS_ENDED:
         await hub.revoke(user_id=str(event.data["user_id"]))
-    elif event.type in _ONE_SESSION_ENDED:
-        await hub.revoke(user_id=str(event.data["user_id"]), session_id=event.data["session_id"])
+    elif event.type in _ONE_CREDENTIAL_ENDED:
+        credential = str(event.data[_ONE_CREDENTIAL_ENDED[event.type]])
+        await hub.revoke(user_id=str(event.data["user_id"]), credential=credential)
 
 
 async def start_hub(app: FastAPI) -> Hub:
