@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from tests.sync.conftest import API, Hub, NodeFactory
 
 from bazaar.db import utcnow
@@ -91,7 +91,7 @@ async def test_offline_customer_loan_and_repayment_round_trip(
     async with node.app.state.db.sessionmaker() as session:
         items = (await session.execute(select(SyncItem))).scalars().all()
         assert {i.status for i in items} == {ItemStatus.SYNCED}
-        await session.execute(SyncItem.__table__.update().values(status=ItemStatus.PENDING))
+        await session.execute(update(SyncItem).values(status=ItemStatus.PENDING))
         await session.commit()
     await node.sync_until_quiet()
     payments = await get(hub.client, f"payments/?loan_id={loan['id']}", hub.admin.headers)
@@ -238,7 +238,7 @@ async def test_a_repayment_for_a_loan_written_off_meanwhile_is_rejected_and_kept
 async def test_a_node_ten_minutes_behind_still_converges(hub: Hub, field_node: NodeFactory) -> None:
     node = await field_node("laptop-1")
     clock = node.worker.context.clock
-    clock._physical_ms = lambda: wall_clock_ms() - 600_000  # type: ignore[method-assign]
+    clock._physical_ms = lambda: wall_clock_ms() - 600_000
     customer = await create(
         node.client,
         "customers/",
