@@ -1,4 +1,4 @@
-"""The hub's side of the protocol: apply a node's pushed mutations, serve its pulls.
+"""The hub's side of a push: apply a node's mutations.
 
 Each mutation is applied in its own SAVEPOINT: one that fails is rolled back alone and
 answered `rejected` with its reason, the others stand. Every final outcome is stored under
@@ -22,9 +22,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.config import ConfigurationError
-from bazaar.db import Database, unit_of_work, utcnow
+from bazaar.db import utcnow
 from bazaar.errors import AppError, NotFoundError
-from bazaar.events import EventBus
 from bazaar.sync import registry
 from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
 from bazaar.sync.codec import decode_row
@@ -46,7 +45,6 @@ from bazaar.sync.models import (
 )
 from bazaar.sync.policies import Policy, resolve
 from bazaar.sync.registry import Mutation, SyncEntity
-from bazaar.sync.users import replica_users
 
 
 @dataclass
@@ -382,51 +380,3 @@ class Hub:
                 parent_id = latest.data.get(column)
                 target = None if parent_id is None else (parent_type, parent_id)
         return rows
-
-
-@dataclass
-class Page:
-    changes: list[dict[str, Any]]
-    next_cursor: int
-    has_more: bool
-    users: list[dict[str, Any]]
-
-
-async def changes_since(
-    *, session: AsyncSession, principal: Principal, node_id: str, since: int, limit: int
-) -> Page:
-    """A page of the change log after `since`, without the node's own changes and without
-    rows outside the caller's portfolio. The cursor advances over what was filtered out too,
-    and the page is read in one statement so a late commit is never skipped."""
-    scanned = (
-        (
-            await session.execute(
-                select(ChangeLog).where(ChangeLog.seq > since).order_by(ChangeLog.seq).limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    admin = principal.role is Role.ADMIN
-    visible = [
-        entry
-        for entry in scanned
-        if entry.origin_node != node_id and (admin or entry.owner_id == principal.user_id)
-    ]
-    next_cursor = scanned[-1].seq if scanned else since
-    changes = [row_payload(entry) for entry in visible]
-    return Page(
-        changes=changes,
-        next_cursor=next_cursor,
-        has_more=len(scanned) == limit,
-        users=await replica_users(session=session, principal=principal, changes=changes),
-    )
-
-
-async def record_pull(
-    *, db: Database, events: EventBus, principal: Principal, node_id: str, cursor: int
-) -> None:
-    """Note the node's acknowledged cursor in a short write transaction of its own: a pull
-    is a GET, whose own transaction only reads (on SQLite it could not wait for the lock)."""
-    async with unit_of_work(db, events) as session:
-        await touch_peer(session=session, node_id=node_id, principal=principal, cursor=cursor)

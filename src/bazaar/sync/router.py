@@ -15,7 +15,7 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import SessionDep, utcnow
 from bazaar.errors import error_responses
-from bazaar.sync import hub, service
+from bazaar.sync import hub, pull, service
 from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
 from bazaar.sync.errors import (
     ConflictNotFound,
@@ -29,7 +29,7 @@ from bazaar.sync.errors import (
 )
 from bazaar.sync.hub import check_policy_overrides
 from bazaar.sync.jobs import register_sync_job
-from bazaar.sync.models import ConflictStatus, ItemStatus, PeerRole
+from bazaar.sync.models import ConflictStatus, ItemStatus
 from bazaar.sync.schemas import (
     ChangesPage,
     ConflictRead,
@@ -95,10 +95,10 @@ async def changes(
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> dict[str, Any]:
     state = request.app.state
-    await hub.record_pull(
+    await pull.record_pull(
         db=state.db, events=state.events, principal=principal, node_id=node_id, cursor=since
     )
-    page = await hub.changes_since(
+    page = await pull.changes_since(
         session=session, principal=principal, node_id=node_id, since=since, limit=limit
     )
     return {
@@ -263,6 +263,3 @@ async def sync_summary(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> 
     data = await service.summary(session=session)
     outbox = {s.value: n for s, n in data["outbox"].items() if s is not ItemStatus.SYNCED}
     return {**data, "outbox": outbox, "role": "node" if worker.is_node else "hub"}
-
-
-__all__ = ["PeerRole", "dashboard", "router"]
