@@ -7,6 +7,7 @@ an HTTP error (401 no or bad token, 403 Origin or user mismatch) with the usual 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from bazaar.realtime.messages import CloseCode, client_message
 
 # `new WebSocket(url, ["bearer", token])` sends the token as the second offered subprotocol.
 BEARER_PROTOCOL = "bearer"
+_CLOSE_GRACE = 5.0
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
@@ -104,6 +106,10 @@ async def serve(websocket: WebSocket, *, path_user: str | None) -> None:
         await _until_closed(hub, connection, settings)
     finally:
         connection.close(None)
+        # Returning ends the ASGI call and uvicorn drops the transport: let a close frame
+        # the sender is writing (1008, 1009, 4001, ...) reach the client first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.wait_sender(), _CLOSE_GRACE)
         await hub.detach(connection)
 
 
