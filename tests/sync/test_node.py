@@ -376,3 +376,11 @@ async def test_a_push_the_hub_keeps_refusing_backs_off_then_fails_and_retries_on
     assert (await get(hub.client, f"customers/{made['id']}", hub.admin.headers))[
         "full_name"
     ] == "Stubborn"
+
+
+async def test_the_scheduled_job_waits_for_the_interval(hub: Hub, field_node: NodeFactory) -> None:
+    node = await field_node("laptop-1", sync_interval_seconds=3600)
+    # The join ran a cycle a moment ago: the next one is an hour away.
+    assert not node.worker.due()
+    node.worker.runtime.settings.sync_interval_seconds = 0.0
+    assert node.worker.due()
