@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -222,3 +223,43 @@ async def test_an_officer_node_cannot_reverse_a_payment(
     }
     [result] = await push(client, officer, [reversal])
     assert (result["outcome"], result["code"]) == ("rejected", "command_not_allowed")
+
+
+async def test_a_node_creates_only_drafts_whatever_it_claims(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    customer = await new_customer(client, officer)
+    loan_id = str(uuid.uuid4())
+    claimed = {
+        "id": loan_id,
+        "customer_id": customer["id"],
+        "principal": "50000",
+        "annual_rate": "12",
+        "installments": 6,
+        "frequency": "monthly",
+        "interest_method": "declining_balance",
+        "amortization": "equal_installments",
+        "grace_on_principal": 0,
+        "expected_disbursement_date": wall_date(),
+        "status": "disbursed",
+        "approved_by": str(officer.id),
+        "principal_paid": "50000",
+    }
+    item = {
+        "mutation_id": str(uuid.uuid4()),
+        "entity_type": "loan",
+        "entity_id": loan_id,
+        "op": "insert",
+        "hlc": now_hlc().encode(),
+        "changes": claimed,
+    }
+    [result] = await push(client, officer, [item])
+    assert result["outcome"] == "applied", result
+    loan = (await client.get(f"{API}/loans/{loan_id}", headers=officer.headers)).json()
+    assert (loan["status"], loan["approved_by"], loan["principal_paid"]) == ("draft", None, "0.00")
+    assert loan["principal"] == "50000.00"
+
+
+def wall_date() -> str:
+    return datetime.now(UTC).date().isoformat()

@@ -23,7 +23,7 @@ from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
 from bazaar.lending.service import get_customer, get_loan, preview_terms, terms_of, transition
 from bazaar.money import ZERO
-from bazaar.sync.errors import CommandNotAllowed, InvalidMutation, OutOfScope
+from bazaar.sync.errors import CommandNotAllowed, OutOfScope
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
     LocalChange,
@@ -48,6 +48,7 @@ LOAN_TERMS = frozenset(
         "purpose",
     }
 )
+LOAN_CREATED_BY_NODE = LOAN_TERMS | {"id", "customer_id", "created_at", "deleted_at"}
 CUSTOMER_FIELDS = frozenset(
     {"full_name", "phone", "email", "national_id", "business_name", "address", "deleted_at"}
 )
@@ -70,13 +71,18 @@ async def _validate_loan(
     *, session: AsyncSession, principal: Principal, values: dict[str, Any], row: Loan | None
 ) -> None:
     if row is None:
-        # A node creates drafts only; the hub's state machine takes it from there.
-        if values.get("status", LoanStatus.DRAFT) is not LoanStatus.DRAFT:
-            raise InvalidMutation("a node creates loans as drafts")
+        # A node creates a draft with its terms; status, approvals and balances are the hub's
+        # (a submission made offline follows as its own command).
+        for name in set(values) - LOAN_CREATED_BY_NODE:
+            del values[name]
         customer = await get_customer(
             session=session, principal=principal, customer_id=values["customer_id"]
         )
-        values["officer_id"], values["created_by"] = customer.officer_id, principal.user_id
+        values |= {
+            "officer_id": customer.officer_id,
+            "created_by": principal.user_id,
+            "status": LoanStatus.DRAFT,
+        }
     elif row.status not in rules.EDITABLE:
         raise LoanNotEditable(details={"status": row.status})
     merged = {**_columns(row, LoanTermsIn.model_fields), **values}
