@@ -263,3 +263,28 @@ async def test_a_node_creates_only_drafts_whatever_it_claims(
 
 def wall_date() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+async def test_deletes_follow_lending_rules(client: httpx.AsyncClient, login_as: LoginAs) -> None:
+    officer = await login_as(Role.OFFICER)
+    customer = await new_customer(client, officer)
+    base = [c for c in (await pull(client, officer))["changes"] if c["entity_id"] == customer["id"]]
+    body = {
+        "customer_id": customer["id"],
+        "principal": "1000.00",
+        "annual_rate": "10",
+        "installments": 3,
+        "expected_disbursement_date": wall_date(),
+    }
+    answer = await client.post(f"{API}/loans/", json=body, headers=officer.headers)
+    assert answer.status_code == 201, answer.text
+    gone = datetime.now(UTC).isoformat()
+    tombstone = edit(customer, base[-1]["data"], now_hlc(), deleted_at=gone)
+    hard = {**edit(customer, {}, now_hlc()), "op": "delete"}
+    results = await push(client, officer, [tombstone, hard])
+    assert [(r["outcome"], r["code"]) for r in results] == [
+        ("rejected", "customer_has_loans"),
+        ("rejected", "invalid_mutation"),
+    ]
+    still = await client.get(f"{API}/customers/{customer['id']}", headers=officer.headers)
+    assert still.status_code == 200

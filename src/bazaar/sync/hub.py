@@ -290,9 +290,9 @@ class Hub:
             )
         await ensure_in_scope(self.session, self.principal, spec, row)
         if mutation.op == "delete":
-            await self.session.delete(row)
-            await self.session.flush()
-            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+            # Domains delete by tombstone (`deleted_at`, a field like any other) under their
+            # own rules; a hard delete from a node would bypass them.
+            raise InvalidMutation("rows are deleted by setting deleted_at")
         return await self._merge(spec, row, mutation)
 
     async def _insert(self, spec: SyncEntity, mutation: Mutation) -> None:

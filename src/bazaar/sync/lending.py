@@ -21,7 +21,15 @@ from bazaar.lending.errors import LoanNotEditable
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
-from bazaar.lending.service import get_customer, get_loan, preview_terms, terms_of, transition
+from bazaar.lending.service import (
+    delete_customer,
+    delete_loan,
+    get_customer,
+    get_loan,
+    preview_terms,
+    terms_of,
+    transition,
+)
 from bazaar.money import ZERO
 from bazaar.sync.errors import CommandNotAllowed, OutOfScope
 from bazaar.sync.policies import Policy
@@ -65,6 +73,8 @@ async def _validate_customer(
     officer = values.get("officer_id", row.officer_id if row else None)
     if principal.role is not Role.ADMIN and officer != principal.user_id:
         raise OutOfScope(details={"officer_id": str(officer)})
+    if row is not None and values.get("deleted_at") and row.deleted_at is None:
+        await delete_customer(session=session, customer=row)  # lending's rules for a delete
 
 
 async def _validate_loan(
@@ -83,6 +93,8 @@ async def _validate_loan(
             "created_by": principal.user_id,
             "status": LoanStatus.DRAFT,
         }
+    elif values.get("deleted_at") and row.deleted_at is None:
+        await delete_loan(session=session, loan=row)  # drafts only, as over HTTP
     elif row.status not in rules.EDITABLE:
         raise LoanNotEditable(details={"status": row.status})
     merged = {**_columns(row, LoanTermsIn.model_fields), **values}
