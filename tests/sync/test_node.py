@@ -384,3 +384,39 @@ async def test_the_scheduled_job_waits_for_the_interval(hub: Hub, field_node: No
     assert not node.worker.due()
     node.worker.runtime.settings.sync_interval_seconds = 0.0
     assert node.worker.due()
+
+
+async def test_a_node_ahead_of_time_keeps_its_edit_visible_over_pulled_changes(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    made = await create(
+        hub.client,
+        "customers/",
+        {"full_name": "Ahead", "phone": "+91 95555 55555", "officer_id": str(hub.officer.id)},
+        hub.admin.headers,
+    )
+    await node.sync_until_quiet()
+    node.worker.context.clock._physical_ms = lambda: wall_clock_ms() + 120_000
+    mine = await get(node.client, f"customers/{made['id']}", node.headers)
+    answer = await node.client.put(
+        f"{API}/customers/{made['id']}",
+        json={"version": mine["version"], "address": "Ahead Road"},
+        headers=node.headers,
+    )
+    assert answer.status_code == 200
+    theirs = await get(hub.client, f"customers/{made['id']}", hub.admin.headers)
+    answer = await hub.client.put(
+        f"{API}/customers/{made['id']}",
+        json={"version": theirs["version"], "phone": "+91 95555 66666"},
+        headers=hub.admin.headers,
+    )
+    assert answer.status_code == 200
+
+    report = await node.sync()  # the hub refuses a timestamp two minutes ahead, for now
+    assert report.pulled >= 1
+    status = await get(node.client, f"sync/status/customer/{made['id']}", node.headers)
+    assert (status["status"], status["last_error"].split(":")[0]) == ("pending", "clock_drift")
+    on_node = await get(node.client, f"customers/{made['id']}", node.headers)
+    assert (on_node["phone"], on_node["address"]) == ("+91 95555 66666", "Ahead Road")
+    # The edit waits (with backoff) until the hub's time passes its stamp less a minute.

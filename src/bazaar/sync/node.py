@@ -2,9 +2,9 @@
 
 Hub rows are written with plain INSERT/UPDATE statements, not through the ORM unit of work,
 so they are not captured as local changes and never re-enter the outbox. A row with a local
-record change still waiting for the hub is left alone: that change's answer brings the hub's
-verdict. Rows from a pull apply only when not older (by the hub's row version) than what the
-node holds; rows in a push answer are the hub's newest and always apply.
+record change still waiting for the hub takes the hub's state with that change laid over it;
+the change's answer brings the hub's verdict. Rows from a pull apply only when not older (by
+the hub's row version) than what the node holds; rows in a push answer are the hub's newest.
 """
 
 from __future__ import annotations
@@ -48,12 +48,17 @@ async def recover_interrupted(*, session: AsyncSession) -> None:
     )
 
 
-async def _held_back(session: AsyncSession) -> set[tuple[str, uuid.UUID]]:
-    """Rows with a local record change not yet settled by the hub."""
-    query = select(SyncItem.entity_type, SyncItem.entity_id).where(
-        SyncItem.command.is_(None), SyncItem.status.in_(OPEN)
+async def _unsent_edits(session: AsyncSession) -> dict[tuple[str, uuid.UUID], list[dict[str, Any]]]:
+    """Field values of local record changes the hub has not settled yet, oldest first."""
+    query = (
+        select(SyncItem.entity_type, SyncItem.entity_id, SyncItem.payload)
+        .where(SyncItem.command.is_(None), SyncItem.status.in_(OPEN))
+        .order_by(SyncItem.change_seq)
     )
-    return {(kind, entity_id) for kind, entity_id in await session.execute(query)}
+    edits: dict[tuple[str, uuid.UUID], list[dict[str, Any]]] = defaultdict(list)
+    for entity_type, entity_id, payload in await session.execute(query):
+        edits[(entity_type, entity_id)].append(payload.get("changes") or {})
+    return edits
 
 
 async def _local_versions(
@@ -79,7 +84,7 @@ async def apply_hub_rows(
     ordered = sorted(latest.values(), key=lambda r: r["seq"])
     for row in ordered:
         context.clock.observe(HLC.decode(row["hlc"]))
-    held = await _held_back(session)
+    unsent = await _unsent_edits(session)
     by_type: dict[str, list[uuid.UUID]] = defaultdict(list)
     for row in ordered:
         by_type[row["entity_type"]].append(uuid.UUID(row["entity_id"]))
@@ -92,18 +97,36 @@ async def apply_hub_rows(
     for row in ordered:
         spec = registry.entity(row["entity_type"])
         entity_id = uuid.UUID(row["entity_id"])
-        if spec is None or (spec.entity_type, entity_id) in held:
+        if spec is None:
             continue
         local = versions[spec.entity_type].get(entity_id)
         if local is not None and not newest and row["version"] < local:
             continue
         await _write(session, spec.model, entity_id, row, exists=local is not None)
+        # Edits still on their way to the hub stay visible on top of the hub's state, which
+        # is what the row becomes once they apply; their answer settles it either way.
+        for changes in unsent.get((spec.entity_type, entity_id), []):
+            await _overlay(session, spec.model, entity_id, changes)
         written[spec.entity_type].add(entity_id)
     for entity_type, done in written.items():
         spec = registry.entity(entity_type)
         if spec is not None and spec.after_pull is not None:
             await spec.after_pull(session=session, ids=done)
     return sum(len(done) for done in written.values())
+
+
+async def _overlay(
+    session: AsyncSession, model: type[Any], entity_id: uuid.UUID, changes: Mapping[str, Any]
+) -> None:
+    values = decode_row(model, dict(changes))
+    values.pop("id", None)
+    if values:
+        await session.execute(
+            update(model)
+            .where(model.id == entity_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _write(
