@@ -69,6 +69,7 @@ class Connection:
         credential: str | None,
         queue_limit: int,
         on_sent: Callable[[int], None],
+        slot: int = 0,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.websocket = websocket
@@ -80,6 +81,7 @@ class Connection:
         self.types: set[str] = set(DEFAULT_TYPES[principal.role])
         self.chose_types = False
         self.last_seen = time.monotonic()
+        self.slot = slot  # which of the hub's heartbeat ticks serves this socket
         self.finished = asyncio.Event()
         self._limit = queue_limit
         self._on_sent = on_sent

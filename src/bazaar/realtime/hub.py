@@ -59,6 +59,9 @@ def encode(publication: Publication) -> str:
     ).decode()
 
 
+_HEARTBEAT_SLICES = 10
+
+
 def _leave(index: dict[str, set[Connection]], key: str, connection: Connection) -> bool:
     """Remove `connection` under `key`; true when nobody is left there."""
     members = index.get(key)
@@ -173,6 +176,7 @@ class Hub:
             credential=credential,
             queue_limit=self._send_queue,
             on_sent=self.metrics.count_sent,
+            slot=len(self._connections) % _HEARTBEAT_SLICES,
         )
 
     async def attach(self, connection: Connection) -> None:
@@ -361,21 +365,24 @@ class Hub:
             self._drop(connection)
 
     async def _heartbeat_loop(self) -> None:
+        # Each tick serves one slice of the sockets: thousands of heartbeats (and their pongs)
+        # at one instant would delay a broadcast sent at that instant.
+        tick = 0
         while True:
-            await asyncio.sleep(self._heartbeat_interval)
+            await asyncio.sleep(self._heartbeat_interval / _HEARTBEAT_SLICES)
             try:
-                await self._beat()
+                await self._beat(tick % _HEARTBEAT_SLICES)
             except Exception:  # one failed beat (Redis away) must not end the loop
                 log.exception("ws_heartbeat_failed")
+            tick += 1
 
-    async def _beat(self) -> None:
+    async def _beat(self, slice_: int) -> None:
         now = time.monotonic()
         frame = Heartbeat(timestamp=datetime.now(UTC)).model_dump_json()
-        for connection in list(self._connections):
-            if connection.closing:
-                continue
+        beating = [c for c in self._connections if c.slot == slice_ and not c.closing]
+        for connection in beating:
             if now - connection.last_seen > 2 * self._heartbeat_interval:
                 self.close_connection(connection, CloseCode.HEARTBEAT_TIMEOUT)
             elif not connection.push(frame):
                 self._drop(connection)
-        await self.presence.refresh((c.user_id, c.id) for c in self._connections)
+        await self.presence.refresh((c.user_id, c.id) for c in beating)
