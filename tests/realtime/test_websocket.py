@@ -274,6 +274,22 @@ async def test_logout_of_another_session_leaves_the_socket_open(
         await socket.silent(0.5)
 
 
+async def test_revoking_an_api_key_closes_the_socket_it_opened(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    created = await http.post(f"{API}/api-keys", json={"name": "tablet"}, headers=officer.headers)
+    assert created.status_code == 201, created.text
+    key = created.json()
+
+    async with open_socket(live_server, key["key"]) as socket:
+        await socket.send({"type": "pong"})
+        await socket.silent(0.2)
+        answer = await http.delete(f"{API}/api-keys/{key['id']}", headers=officer.headers)
+        assert answer.status_code == 204
+        assert await socket.closed_with(wait=1.0) == 4001
+
+
 @pytest.mark.parametrize("change", [{"is_active": False}, {"role": "customer"}])
 async def test_deactivation_or_demotion_closes_the_socket_within_a_second(
     live_server: str, http: httpx.AsyncClient, login_as: LoginAs, change: dict[str, Any]

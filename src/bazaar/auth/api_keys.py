@@ -15,6 +15,7 @@ from bazaar.auth.models import ApiKey
 from bazaar.auth.opaque_tokens import hash_secret, new_api_key
 from bazaar.auth.roles import Scope
 from bazaar.db import utcnow
+from bazaar.events import Event, record_event
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,11 @@ async def revoke_api_key(
     if record.revoked_at is None:
         record.revoked_at = utcnow()
         await session.flush()
+        # After commit, realtime closes the sockets that were opened with this key.
+        record_event(
+            session,
+            Event(
+                "auth.api_key_revoked",
+                {"user_id": str(record.owner_id), "api_key_id": str(record.id)},
+            ),
+        )
