@@ -54,6 +54,8 @@ def serve(
         reload=reload,
         access_log=False,
         log_config=None,
+        # Refuse oversized WebSocket frames in the protocol layer, before buffering them.
+        ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=False,
     )
 
