@@ -65,6 +65,8 @@ register_sync_job()
 
 SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
 Limit = Annotated[int, Query(ge=1, le=200)]
+# Sequence numbers are 64-bit signed integers in both databases.
+MAX_CURSOR = 2**63 - 1
 
 
 async def get_worker(request: Request) -> SyncWorker:
@@ -91,7 +93,7 @@ async def changes(
     principal: SyncCaller,
     worker: WorkerDep,
     node_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
-    since: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> dict[str, Any]:
     state = request.app.state
