@@ -58,3 +58,28 @@ def test_seed_demo_is_refused_in_production(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "refused" in result.stderr
+
+
+def test_worker_runs_every_domains_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+
+    db = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    assert bazaar("migrate", BAZAAR_DATABASE_URL=db).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BAZAAR_")}
+    with subprocess.Popen(
+        [BAZAAR, "worker"],
+        env={**clean, "BAZAAR_DATABASE_URL": db},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert "leader=True" in banner
+    for job in ("sync", "idempotency-keys-expiry", "auth-purge-expired"):
+        assert job in banner
+    assert process.returncode == 0

@@ -13,8 +13,10 @@ from bazaar import __version__
 from bazaar.auth.cli import user_app
 from bazaar.config import ConfigurationError, Settings, get_settings
 from bazaar.demo import seed_demo
+from bazaar.jobs import registered_jobs
 from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
+from bazaar.realtime.service import route_events
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Scheduler
 from bazaar.sync.cli import node_app, sync_app
@@ -109,13 +111,16 @@ def worker() -> None:
 
     async def run() -> None:
         runtime = Runtime.create(settings)
+        # Events committed by jobs still become notifications on the web workers' sockets.
+        route_events(runtime)
         scheduler = Scheduler(runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await scheduler.start()
-        typer.echo(f"worker {scheduler.holder} running; leader={scheduler.is_leader}")
+        jobs = ", ".join(job.id for job in registered_jobs())
+        typer.echo(f"worker {scheduler.holder} running {jobs}; leader={scheduler.is_leader}")
         try:
             await stop.wait()
         finally:

@@ -21,12 +21,10 @@ from bazaar.runtime import Runtime
 from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
 from bazaar.sync import service
 from bazaar.sync.client import HubClient
-from bazaar.sync.jobs import register_sync_job
 from bazaar.sync.worker import hub_peer, worker_for
 
 node_app = typer.Typer(help="Make this Bazaar a field node of a hub.", no_args_is_help=True)
 sync_app = typer.Typer(help="Sync this field node with its hub.", no_args_is_help=True)
-register_sync_job()
 
 
 def _write_env(path: Path, values: dict[str, str]) -> None:

@@ -12,6 +12,4 @@ from bazaar.sync.worker import run_sync_job
 
 TICK_SECONDS = 1.0
 
-
-def register_sync_job() -> None:
-    register_job("sync", run_sync_job, seconds=TICK_SECONDS)
+register_job("sync", run_sync_job, seconds=TICK_SECONDS)

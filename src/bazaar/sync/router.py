@@ -28,7 +28,6 @@ from bazaar.sync.errors import (
     UnknownEntity,
 )
 from bazaar.sync.hub import check_policy_overrides
-from bazaar.sync.jobs import register_sync_job
 from bazaar.sync.models import ConflictStatus, ItemStatus
 from bazaar.sync.schemas import (
     ChangesPage,
@@ -61,7 +60,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan)
 dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"])
-register_sync_job()
 
 SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
 Limit = Annotated[int, Query(ge=1, le=200)]
