@@ -75,6 +75,26 @@ async def test_a_read_key_cannot_write_and_keys_cannot_manage_keys_or_sessions(
     assert logout.status_code == 403
 
 
+async def test_a_sync_key_reaches_the_sync_protocol_and_nothing_else(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    sync_key = {"X-API-Key": str((await create_key(client, officer, scope="sync"))["key"])}
+
+    pulled = await client.get("/api/v1/sync/changes?node_id=laptop-1", headers=sync_key)
+    pushed = await client.post(
+        "/api/v1/sync/push", headers=sync_key, json={"node_id": "laptop-1", "items": []}
+    )
+    elsewhere = await client.get("/api/v1/users/me", headers=sync_key)
+    loans = await client.get("/api/v1/loans/", headers=sync_key)
+
+    assert pulled.status_code == 200, pulled.text
+    assert pushed.status_code == 200, pushed.text
+    for refused in (elsewhere, loans):
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "insufficient_scope"
+
+
 async def test_revoked_keys_and_keys_of_deactivated_owners_stop_working(
     client: httpx.AsyncClient, login_as: LoginAs
 ) -> None:

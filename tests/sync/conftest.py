@@ -60,7 +60,7 @@ class Hub:
     async def api_key_for(self, user: LoggedInUser) -> str:
         answer = await self.client.post(
             f"{API}/api-keys",
-            json={"name": "field laptop", "scope": "write", "owner_id": str(user.id)},
+            json={"name": "field laptop", "scope": "sync", "owner_id": str(user.id)},
             headers=self.admin.headers,
         )
         assert answer.status_code == 201, answer.text

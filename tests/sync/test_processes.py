@@ -142,7 +142,7 @@ async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
                 "POST",
                 "api-keys",
                 admin,
-                {"name": f"laptop {number}", "scope": "write", "owner_id": officer_id},
+                {"name": f"laptop {number}", "scope": "sync", "owner_id": officer_id},
             )
             node_dir = tmp_path / f"node{number}"
             node_dir.mkdir()

@@ -7,7 +7,8 @@
     PasswordUser  signed in with a password (not an API key): for account and key management
 
 Credentials: `Authorization: Bearer <access token or API key>` or `X-API-Key: <API key>`.
-A read-scoped API key is refused (403) on anything but safe methods. Every authenticated call
+A read-scoped API key is refused (403) on anything but safe methods; a sync-scoped one on
+anything outside the sync protocol. Every authenticated call
 counts against the caller's per-user rate limit.
 """
 
@@ -55,7 +56,7 @@ async def authenticate_request(
     )
     principal = authenticated.principal
     request.state.access_claims = authenticated.claims
-    if not principal.may_write() and not safe:
+    if not principal.may_call(request.url.path) or (not principal.may_write() and not safe):
         raise InsufficientScope
     await context.limits.hit_coarse(context.rules.per_user, "user", str(principal.user_id))
     return principal

@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from bazaar.auth.roles import Role, Scope
+from bazaar.auth.roles import SYNC_PATH_PREFIX, Role, Scope
 
 
 @dataclass(frozen=True)
@@ -22,4 +22,8 @@ class Principal:
         return self.role in (Role.ADMIN, Role.OFFICER)
 
     def may_write(self) -> bool:
-        return self.api_key_id is None or self.scope == Scope.WRITE
+        return self.api_key_id is None or self.scope in (Scope.WRITE, Scope.SYNC)
+
+    def may_call(self, path: str) -> bool:
+        """A sync-scoped key reaches the sync protocol and nothing else."""
+        return self.scope != Scope.SYNC or path.startswith(SYNC_PATH_PREFIX)

@@ -20,3 +20,8 @@ class Scope(StrEnum):
     # Safe methods only (GET, HEAD, OPTIONS).
     READ = "read"
     WRITE = "write"
+    # The sync protocol only (/api/v1/sync/...), reading and writing: a field node's key.
+    SYNC = "sync"
+
+
+SYNC_PATH_PREFIX = "/api/v1/sync/"

@@ -18,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ROLES = ("admin", "officer", "customer", "node")
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "sync")
 
 
 def upgrade() -> None:
