@@ -24,18 +24,14 @@ import asyncpg
 import httpx
 import orjson
 
-from bazaar.auth.principal import Principal
-from bazaar.auth.roles import Role
-from bazaar.auth.service import create_user
 from bazaar.config import Settings
 from bazaar.db import unit_of_work
 from bazaar.lending import service
-from bazaar.lending.rules import LoanCommand
-from bazaar.lending.schemas import CustomerCreate, LoanCreate
+from bazaar.lending.schemas import CustomerCreate
 from bazaar.runtime import Runtime
 from bench.harness import BIN, free_port, load, report, start_server
+from bench.portfolio import PASSWORD, disbursed_loan, staff
 
-PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway database
 LOANS = 50
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres@127.0.0.1:5432")
 
@@ -52,57 +48,22 @@ async def _seed(database_url: str) -> Portfolio:
     runtime = Runtime.create(settings)
     try:
         async with unit_of_work(runtime.db, runtime.events) as session:
-            admin = await create_user(
-                session=session,
-                email="admin@bench.bazaar",
-                password=PASSWORD,
-                full_name="Bench Admin",
-                role=Role.ADMIN,
-            )
-            officer = await create_user(
-                session=session,
-                email="officer@bench.bazaar",
-                password=PASSWORD,
-                full_name="Bench Officer",
-                role=Role.OFFICER,
-            )
-            as_admin = Principal(user_id=admin.id, role=Role.ADMIN)
-            as_officer = Principal(user_id=officer.id, role=Role.OFFICER)
+            admin, officer = await staff(session=session)
             disbursed_on = service.today() - timedelta(days=45)
             loans = []
             for number in range(2 * LOANS):
-                customer = await service.create_customer(
+                loan = await disbursed_loan(
                     session=session,
-                    principal=as_officer,
-                    data=CustomerCreate(
+                    officer=officer,
+                    admin=admin,
+                    customer=CustomerCreate(
                         full_name=f"Borrower {number}", phone=f"+91 90000 {number:05}"
                     ),
+                    principal=Decimal("10000000.00"),
+                    on=disbursed_on,
                 )
-                loan = await service.create_loan(
-                    session=session,
-                    principal=as_officer,
-                    data=LoanCreate(
-                        customer_id=customer.id,
-                        principal=Decimal("10000000.00"),
-                        annual_rate=Decimal("12"),
-                        installments=24,
-                        expected_disbursement_date=disbursed_on,
-                    ),
-                )
-                for command, actor in (
-                    (LoanCommand.SUBMIT, as_officer),
-                    (LoanCommand.APPROVE, as_admin),
-                    (LoanCommand.DISBURSE, as_admin),
-                ):
-                    await service.transition(
-                        session=session,
-                        principal=actor,
-                        loan=loan,
-                        command=command,
-                        on=disbursed_on,
-                    )
                 loans.append(str(loan.id))
-        return Portfolio(str(officer.id), loans[:LOANS], loans[LOANS:])
+        return Portfolio(str(officer.user_id), loans[:LOANS], loans[LOANS:])
     finally:
         await runtime.close()
 

@@ -36,8 +36,7 @@ from bazaar.runtime import Runtime
 from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
 from bazaar.sync.worker import SyncWorker, worker_for
 from bench.harness import BIN, free_port, start_server
-
-PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway database
+from bench.portfolio import PASSWORD, disbursed_loan, staff
 
 
 @dataclass(frozen=True)
@@ -62,55 +61,20 @@ async def _seed_hub(url: str, day: Day) -> tuple[Principal, list[str]]:
     try:
         await upgrade(runtime.db.engine)
         async with unit_of_work(runtime.db, runtime.events) as session:
-            admin = await create_user(
-                session=session,
-                email="admin@bench.bazaar",
-                password=PASSWORD,
-                full_name="Admin",
-                role=Role.ADMIN,
-            )
-            officer = await create_user(
-                session=session,
-                email="officer@bench.bazaar",
-                password=PASSWORD,
-                full_name="Officer",
-                role=Role.OFFICER,
-            )
-            as_admin = Principal(user_id=admin.id, role=Role.ADMIN)
-            as_officer = Principal(user_id=officer.id, role=Role.OFFICER)
+            admin, officer = await staff(session=session)
             disbursed_on = service.today() - timedelta(days=40)
             loans = []
             for number in range(day.active_loans):
-                customer = await service.create_customer(
+                loan = await disbursed_loan(
                     session=session,
-                    principal=as_officer,
-                    data=CustomerCreate(full_name=f"Active {number}", phone="+91 90000 00000"),
+                    officer=officer,
+                    admin=admin,
+                    customer=CustomerCreate(full_name=f"Active {number}", phone="+91 90000 00000"),
+                    principal=Decimal("500000.00"),
+                    on=disbursed_on,
                 )
-                loan = await service.create_loan(
-                    session=session,
-                    principal=as_officer,
-                    data=LoanCreate(
-                        customer_id=customer.id,
-                        principal=Decimal("500000.00"),
-                        annual_rate=Decimal("12"),
-                        installments=24,
-                        expected_disbursement_date=disbursed_on,
-                    ),
-                )
-                for command, actor in (
-                    (LoanCommand.SUBMIT, as_officer),
-                    (LoanCommand.APPROVE, as_admin),
-                    (LoanCommand.DISBURSE, as_admin),
-                ):
-                    await service.transition(
-                        session=session,
-                        principal=actor,
-                        loan=loan,
-                        command=command,
-                        on=disbursed_on,
-                    )
                 loans.append(str(loan.id))
-        return as_officer, loans
+        return officer, loans
     finally:
         await runtime.close()
 
