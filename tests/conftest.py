@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.config import Settings
 from bazaar.db import Database
+from bazaar.events import Event
 from bazaar.main import create_app
 from tests.backends import Backend, empty, open_backend
 
@@ -43,6 +44,18 @@ async def app(backend: Backend, settings: Settings) -> AsyncIterator[FastAPI]:
             yield application
         finally:
             await empty(backend, application.state.db)
+
+
+@pytest.fixture
+def published_events(app: FastAPI) -> list[Event]:
+    """Every event the app publishes after a commit, in order."""
+    seen: list[Event] = []
+
+    async def collect(batch: Sequence[Event]) -> None:
+        seen.extend(batch)
+
+    app.state.events.subscribe(collect)
+    return seen
 
 
 @pytest.fixture

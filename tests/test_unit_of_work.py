@@ -17,17 +17,6 @@ from tests.backends import Backend, empty
 
 
 @pytest.fixture
-def received(app: FastAPI) -> list[Event]:
-    seen: list[Event] = []
-
-    async def collect(events: Sequence[Event]) -> None:
-        seen.extend(events)
-
-    app.state.events.subscribe(collect)
-    return seen
-
-
-@pytest.fixture
 def app_with_routes(app: FastAPI) -> FastAPI:
     def lease(name: str) -> LeaderLease:
         return LeaderLease(name=name, holder="test", expires_at=utcnow() + timedelta(minutes=1))
@@ -63,37 +52,37 @@ async def names(app: FastAPI) -> set[str]:
 
 
 async def test_write_commits_and_publishes_after_commit(
-    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+    app_with_routes: FastAPI, client: httpx.AsyncClient, published_events: list[Event]
 ) -> None:
     response = await client.post("/write/a")
     assert response.status_code == 200
     assert await names(app_with_routes) == {"a"}
-    assert [e.data for e in received] == [{"name": "a"}]
+    assert [e.data for e in published_events] == [{"name": "a"}]
 
 
 async def test_failure_at_commit_is_an_error_and_leaves_nothing(
-    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+    app_with_routes: FastAPI, client: httpx.AsyncClient, published_events: list[Event]
 ) -> None:
     assert (await client.post("/write/dup")).status_code == 200
-    received.clear()
+    published_events.clear()
 
     response = await client.post("/write-then-fail-at-commit/dup")
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     assert await names(app_with_routes) == {"dup"}  # the side effect was rolled back too
-    assert received == []  # nothing published for a rolled-back transaction
+    assert published_events == []  # nothing published for a rolled-back transaction
 
 
 async def test_events_of_a_rolled_back_savepoint_are_discarded(
-    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+    app_with_routes: FastAPI, client: httpx.AsyncClient, published_events: list[Event]
 ) -> None:
     assert (await client.post("/savepoint")).status_code == 200
-    assert [e.type for e in received] == ["kept"]
+    assert [e.type for e in published_events] == ["kept"]
 
 
 async def test_a_failing_subscriber_does_not_fail_the_request(
-    app_with_routes: FastAPI, client: httpx.AsyncClient, received: list[Event]
+    app_with_routes: FastAPI, client: httpx.AsyncClient, published_events: list[Event]
 ) -> None:
     async def broken(events: Sequence[Event]) -> None:
         raise RuntimeError("subscriber bug")
@@ -101,7 +90,7 @@ async def test_a_failing_subscriber_does_not_fail_the_request(
     app_with_routes.state.events._subscribers.insert(0, broken)
     response = await client.post("/write/b")
     assert response.status_code == 200
-    assert [e.data for e in received] == [{"name": "b"}]
+    assert [e.data for e in published_events] == [{"name": "b"}]
 
 
 async def test_concurrent_writes_all_commit(

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
 from tests.auth_fixtures import LoginAs
 from tests.lending.conftest import API, Lending, today
 
@@ -13,19 +10,8 @@ from bazaar.auth.roles import Role
 from bazaar.events import Event
 
 
-@pytest.fixture
-def events(app: FastAPI) -> list[Event]:
-    seen: list[Event] = []
-
-    async def collect(batch: Sequence[Event]) -> None:
-        seen.extend(batch)
-
-    app.state.events.subscribe(collect)
-    return seen
-
-
 async def test_loan_lifecycle_to_disbursement_with_events(
-    lending: Lending, events: list[Event]
+    lending: Lending, published_events: list[Event]
 ) -> None:
     customer = await lending.customer()
     loan = await lending.loan(
@@ -55,11 +41,11 @@ async def test_loan_lifecycle_to_disbursement_with_events(
     assert schedule["total_principal"] == "100000.00"
     changes = [
         (e.data["old_status"], e.data["new_status"])
-        for e in events
+        for e in published_events
         if e.type == "loan_status_change"
     ]
     assert changes == [("draft", "submitted"), ("submitted", "approved"), ("approved", "disbursed")]
-    application = next(e for e in events if e.type == "new_application")
+    application = next(e for e in published_events if e.type == "new_application")
     assert application.data["loan_id"] == loan["id"]
     assert application.data["officer_id"] == str(lending.officer.id)
     assert application.data["customer_id"] == customer["id"]
@@ -191,7 +177,7 @@ async def test_borrower_sees_only_their_own_loans(lending: Lending, login_as: Lo
 
 
 async def test_borrower_applies_and_submits_for_themselves(
-    lending: Lending, login_as: LoginAs, events: list[Event]
+    lending: Lending, login_as: LoginAs, published_events: list[Event]
 ) -> None:
     borrower = await login_as(Role.CUSTOMER)
     customer = await lending.customer(user_id=str(borrower.id))
@@ -214,7 +200,7 @@ async def test_borrower_applies_and_submits_for_themselves(
     assert own["officer_id"] == str(lending.officer.id)
     assert foreign.status_code == 404
     assert submitted.json()["status"] == "submitted"
-    application = next(e for e in events if e.type == "new_application")
+    application = next(e for e in published_events if e.type == "new_application")
     assert application.data["customer_user_id"] == str(borrower.id)
 
 

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import date, timedelta
 
-import pytest
-from fastapi import FastAPI
 from tests.auth_fixtures import LoginAs
 from tests.lending.conftest import API, Lending, days_ago, today
 
@@ -13,19 +10,8 @@ from bazaar.auth.roles import Role
 from bazaar.events import Event
 
 
-@pytest.fixture
-def events(app: FastAPI) -> list[Event]:
-    seen: list[Event] = []
-
-    async def collect(batch: Sequence[Event]) -> None:
-        seen.extend(batch)
-
-    app.state.events.subscribe(collect)
-    return seen
-
-
 async def test_payment_pays_interest_then_principal_of_the_oldest_installment(
-    lending: Lending, events: list[Event]
+    lending: Lending, published_events: list[Event]
 ) -> None:
     loan = await lending.disbursed(disbursed_days_ago=40)
 
@@ -39,7 +25,7 @@ async def test_payment_pays_interest_then_principal_of_the_oldest_installment(
     )
     assert (after["principal_paid"], after["interest_paid"]) == ("1000.00", "200.00")
     assert after["delinquency"]["principal_outstanding"] == "11000.00"
-    received = next(e for e in events if e.type == "payment_received")
+    received = next(e for e in published_events if e.type == "payment_received")
     assert received.data["loan_id"] == loan["id"]
     assert received.data["officer_id"] == str(lending.officer.id)
     assert received.data["amount"] == "1200.00"
@@ -73,7 +59,7 @@ async def test_payment_above_the_payoff_is_refused_with_the_payoff(lending: Lend
 
 
 async def test_paying_the_quote_closes_and_a_reversal_reopens(
-    lending: Lending, events: list[Event]
+    lending: Lending, published_events: list[Event]
 ) -> None:
     loan = await lending.disbursed(disbursed_days_ago=45)
     first = (await lending.pay(loan["id"], "1120.00", days_ago(14))).json()
@@ -107,7 +93,7 @@ async def test_paying_the_quote_closes_and_a_reversal_reopens(
     assert reopened["closed_on"] is None
     changes = [
         (e.data["old_status"], e.data["new_status"])
-        for e in events
+        for e in published_events
         if e.type == "loan_status_change"
     ]
     assert changes[-2:] == [("disbursed", "closed"), ("closed", "disbursed")]
