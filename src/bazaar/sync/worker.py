@@ -137,7 +137,6 @@ class SyncWorker:
         return unit_of_work(self.runtime.db, self.runtime.events)
 
     async def _push(self, hub: HubClient, report: CycleReport) -> None:
-        settings = self.runtime.settings
         while True:
             async with self._uow() as session:
                 items = await node.due_items(session=session, limit=self.sizer.size, now=utcnow())
@@ -154,15 +153,9 @@ class SyncWorker:
                 self.sizer.on_failure()
                 async with self._uow() as session:
                     for item in await self._items(session, ids):
-                        await node.record_failure(
-                            session=session,
-                            item=item,
-                            error=f"{type(exc).__name__}: {exc}",
-                            max_attempts=settings.sync_max_attempts,
-                            base_seconds=settings.sync_backoff_base_seconds,
-                            cap_seconds=settings.sync_backoff_cap_seconds,
+                        await self._record_failure(
+                            session, item, f"{type(exc).__name__}: {exc}", report
                         )
-                        report.failures += item.status is ItemStatus.FAILED
                 raise
             self.sizer.on_success(time.perf_counter() - started)
             await self._apply_answer(ids, answer, report)
@@ -171,10 +164,23 @@ class SyncWorker:
         rows = await session.execute(select(SyncItem).where(SyncItem.id.in_(ids)))
         return list(rows.scalars())
 
+    async def _record_failure(
+        self, session: Any, item: SyncItem, error: str, report: CycleReport
+    ) -> None:
+        settings = self.runtime.settings
+        await node.record_failure(
+            session=session,
+            item=item,
+            error=error,
+            max_attempts=settings.sync_max_attempts,
+            base_seconds=settings.sync_backoff_base_seconds,
+            cap_seconds=settings.sync_backoff_cap_seconds,
+        )
+        report.failures += item.status is ItemStatus.FAILED
+
     async def _apply_answer(
         self, ids: list[Any], answer: dict[str, Any], report: CycleReport
     ) -> None:
-        settings = self.runtime.settings
         results = {r["mutation_id"]: r for r in answer["results"]}
         async with self._uow() as session:
             items = await self._items(session, ids)
@@ -185,15 +191,8 @@ class SyncWorker:
                     continue
                 outcome = Outcome(result["outcome"])
                 if result.get("retryable"):
-                    await node.record_failure(
-                        session=session,
-                        item=item,
-                        error=f"{result.get('code')}: {result.get('reason')}",
-                        max_attempts=settings.sync_max_attempts,
-                        base_seconds=settings.sync_backoff_base_seconds,
-                        cap_seconds=settings.sync_backoff_cap_seconds,
-                    )
-                    report.failures += item.status is ItemStatus.FAILED
+                    error = f"{result.get('code')}: {result.get('reason')}"
+                    await self._record_failure(session, item, error, report)
                     continue
                 await node.record_outcome(
                     session=session, item=item, outcome=outcome, reason=result.get("reason")
