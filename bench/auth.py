@@ -37,6 +37,6 @@ def run(smoke: bool) -> None:
                 concurrency=concurrency,
                 method="POST",
                 headers=JSON,
-                body_fn=lambda _: credentials,
+                bodies=[credentials],
             )
             report(f"POST /api/v1/auth/login, {concurrency} at once", signed_in, health)

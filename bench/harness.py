@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +123,7 @@ async def _python_load(
     concurrency: int,
     method: str,
     headers: Mapping[str, str],
-    body_fn: Callable[[int], bytes] | None,
+    bodies: Sequence[bytes],
 ) -> Stats:
     latencies: list[float] = []
     errors = 0
@@ -136,7 +136,7 @@ async def _python_load(
             nonlocal errors, counter
             while time.perf_counter() < deadline:
                 counter += 1
-                content = body_fn(counter) if body_fn else None
+                content = bodies[counter % len(bodies)] if bodies else None
                 started = time.perf_counter()
                 try:
                     response = await http.request(method, url, headers=headers, content=content)
@@ -164,13 +164,33 @@ _WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _wrk_script(method: str, headers: Mapping[str, str], bodies: Sequence[bytes]) -> str:
+    lines = [f'wrk.method = "{method}"']
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+    if bodies:
+        # Each wrk thread walks the bodies from its own start, one per request.
+        quoted = ",\n".join(f"[==[{body.decode()}]==]" for body in bodies)
+        lines += [
+            f"local bodies = {{\n{quoted}\n}}",
+            "local n = math.random(#bodies)",
+            "request = function()",
+            "  n = n % #bodies + 1",
+            "  return wrk.format(nil, nil, nil, bodies[n])",
+            "end",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _wrk_load(
-    url: str, seconds: float, concurrency: int, method: str, headers: Mapping[str, str]
+    url: str,
+    seconds: float,
+    concurrency: int,
+    method: str,
+    headers: Mapping[str, str],
+    bodies: Sequence[bytes],
 ) -> Stats:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'wrk.method = "{method}"\n')
-        for name, value in headers.items():
-            script.write(f'wrk.headers["{name}"] = "{value}"\n')
+        script.write(_wrk_script(method, headers, bodies))
     try:
         out = subprocess.run(
             [
@@ -209,12 +229,13 @@ def load(
     concurrency: int = 16,
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
-    body_fn: Callable[[int], bytes] | None = None,
+    bodies: Sequence[bytes] = (),
 ) -> Stats:
-    """Bounded load: `concurrency` connections for `seconds`, then stop."""
-    if shutil.which("wrk") and body_fn is None:
-        return _wrk_load(url, seconds, concurrency, method, headers or {})
-    return asyncio.run(_python_load(url, seconds, concurrency, method, headers or {}, body_fn))
+    """Bounded load: `concurrency` connections for `seconds`, then stop. Requests carry
+    `bodies` in turn, if any."""
+    if shutil.which("wrk"):
+        return _wrk_load(url, seconds, concurrency, method, headers or {}, bodies)
+    return asyncio.run(_python_load(url, seconds, concurrency, method, headers or {}, bodies))
 
 
 def report(name: str, stats: Stats, baseline: Stats | None = None) -> None:

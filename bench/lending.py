@@ -9,11 +9,10 @@ over many disbursed loans, as a branch's collections would; the raw inserts use 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -78,15 +77,13 @@ def _token(base_url: str) -> str:
     return str(answer.json()["access_token"])
 
 
-def _payments(loans: list[str]) -> Callable[[int], bytes]:
-    cycle = itertools.cycle(loans)
+def _payments(loans: list[str]) -> list[bytes]:
+    """One payment body per loan; the load generator sends them round-robin."""
     today = str(service.today())
-
-    def body(_: int) -> bytes:
-        payment = {"loan_id": next(cycle), "amount": "1.00", "paid_on": today, "method": "cash"}
-        return orjson.dumps(payment)
-
-    return body
+    return [
+        orjson.dumps({"loan_id": loan, "amount": "1.00", "paid_on": today, "method": "cash"})
+        for loan in loans
+    ]
 
 
 @contextmanager
@@ -147,7 +144,7 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
             seconds=seconds,
             method="POST",
             headers=auth,
-            body_fn=_payments(portfolio.raw_loans),
+            bodies=_payments(portfolio.raw_loans),
         )
         report(f"[{backend}] raw driver INSERT payment (auth)", raw_write)
         write = load(
@@ -155,7 +152,7 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
             seconds=seconds,
             method="POST",
             headers=auth,
-            body_fn=_payments(portfolio.api_loans),
+            bodies=_payments(portfolio.api_loans),
         )
         report(f"[{backend}] POST /api/v1/payments/ (auth)", write, raw_write)
 
