@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Executable, exists, select
+from sqlalchemy import Executable, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.access_tokens import AccessClaims, InvalidTokenError, read_access_token
@@ -58,33 +58,41 @@ class _Reader:
     context: AuthContext
     session: AsyncSession | None
 
-    async def one_or_none(self, query: Executable) -> Any:
+    async def one_or_none(self, query: Executable, params: dict[str, Any]) -> Any:
         """The single row of `query`, or None."""
         if self.session is not None:
-            return (await self.session.execute(query)).one_or_none()
+            return (await self.session.execute(query, params)).one_or_none()
         # A DEFERRED transaction on SQLite, so the check never takes the write lock.
         begin = sqlite_begin.set("BEGIN")
         try:
             async with self.context.db.engine.connect() as connection:
-                return (await connection.execute(query)).one_or_none()
+                return (await connection.execute(query, params)).one_or_none()
         finally:
             sqlite_begin.reset(begin)
 
 
-async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
+# Built once: these run on every authenticated request, and building a statement costs more
+# than SQLAlchemy's compiled-statement cache saves.
+_VALIDITY = select(
+    User.role,
+    User.is_active,
+    User.tokens_valid_after,
     # A revoked family (logout, refresh-token reuse) ends every access token of that session,
     # not only the one presented at logout.
-    session_revoked = exists().where(
-        RefreshToken.family_id == claims.session_id, RefreshToken.revoked_at.is_not(None)
-    )
-    query = select(
-        User.role, User.is_active, User.tokens_valid_after, session_revoked.label("ended")
-    ).where(User.id == claims.user_id)
-    if context.redis is None:
-        query = query.add_columns(
-            exists().where(RevokedAccessToken.jti == claims.jti).label("denylisted")
-        )
-    row = await reader.one_or_none(query)
+    exists()
+    .where(RefreshToken.family_id == bindparam("session_id"), RefreshToken.revoked_at.is_not(None))
+    .label("ended"),
+).where(User.id == bindparam("user_id"))
+# Without Redis the access-token denylist is a table.
+_VALIDITY_AND_DENYLIST = _VALIDITY.add_columns(
+    exists().where(RevokedAccessToken.jti == bindparam("jti")).label("denylisted")
+)
+
+
+async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
+    query = _VALIDITY if context.redis is not None else _VALIDITY_AND_DENYLIST
+    params = {"user_id": claims.user_id, "session_id": claims.session_id, "jti": claims.jti}
+    row = await reader.one_or_none(query, params)
     if row is None:
         raise InvalidToken
     denylisted = (
@@ -118,13 +126,15 @@ def _refusal(
     return None
 
 
+_API_KEY = (
+    select(ApiKey.id, ApiKey.scope, ApiKey.expires_at, ApiKey.revoked_at, User.id, User.role)
+    .join(User, User.id == ApiKey.owner_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), User.is_active.is_(True))
+)
+
+
 async def _api_key_principal(reader: _Reader, key: str) -> Principal:
-    query = (
-        select(ApiKey.id, ApiKey.scope, ApiKey.expires_at, ApiKey.revoked_at, User.id, User.role)
-        .join(User, User.id == ApiKey.owner_id)
-        .where(ApiKey.key_hash == hash_secret(key), User.is_active.is_(True))
-    )
-    row = await reader.one_or_none(query)
+    row = await reader.one_or_none(_API_KEY, {"key_hash": hash_secret(key)})
     if row is None or row.revoked_at is not None:
         raise InvalidToken
     if row.expires_at is not None and row.expires_at <= utcnow():
