@@ -117,18 +117,26 @@ def _percentile(sorted_ms: list[float], fraction: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * fraction))]
 
 
-async def _python_load(
-    url: str,
-    seconds: float,
-    concurrency: int,
-    method: str,
-    headers: Mapping[str, str],
-    bodies: Sequence[bytes],
-) -> Stats:
+@dataclass(frozen=True)
+class _Load:
+    """What to send, for how long, over how many connections; either generator runs it."""
+
+    url: str
+    seconds: float
+    concurrency: int
+    method: str
+    headers: Mapping[str, str]
+    # Sent in turn, one per request; empty for requests without a body.
+    bodies: Sequence[bytes]
+
+
+async def _python_load(spec: _Load) -> Stats:
+    url, method, headers, bodies = spec.url, spec.method, spec.headers, spec.bodies
+    concurrency = spec.concurrency
     latencies: list[float] = []
     errors = 0
     counter = 0
-    deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + spec.seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
 
@@ -164,15 +172,20 @@ _WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def _wrk_script(method: str, headers: Mapping[str, str], bodies: Sequence[bytes]) -> str:
-    lines = [f'wrk.method = "{method}"']
-    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
-    if bodies:
-        # Each wrk thread walks the bodies from its own start, one per request.
-        quoted = ",\n".join(f"[==[{body.decode()}]==]" for body in bodies)
+def _wrk_script(spec: _Load) -> str:
+    lines = [f'wrk.method = "{spec.method}"']
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in spec.headers.items()]
+    if spec.bodies:
+        quoted = ",\n".join(f"[==[{body.decode()}]==]" for body in spec.bodies)
         lines += [
             f"local bodies = {{\n{quoted}\n}}",
-            "local n = math.random(#bodies)",
+            # Each wrk thread has its own Lua state: setup() hands each a different start, so
+            # the threads do not send the same bodies in lockstep.
+            "local threads = 0",
+            "setup = function(thread)",
+            "  threads = threads + 1",
+            "  thread:set('n', threads * 7919)",
+            "end",
             "request = function()",
             "  n = n % #bodies + 1",
             "  return wrk.format(nil, nil, nil, bodies[n])",
@@ -181,32 +194,25 @@ def _wrk_script(method: str, headers: Mapping[str, str], bodies: Sequence[bytes]
     return "\n".join(lines) + "\n"
 
 
-def _wrk_load(
-    url: str,
-    seconds: float,
-    concurrency: int,
-    method: str,
-    headers: Mapping[str, str],
-    bodies: Sequence[bytes],
-) -> Stats:
+def _wrk_load(spec: _Load) -> Stats:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_wrk_script(method, headers, bodies))
+        script.write(_wrk_script(spec))
     try:
         out = subprocess.run(
             [
                 "wrk",
-                f"-t{min(2, concurrency)}",
-                f"-c{concurrency}",
-                f"-d{max(1, round(seconds))}s",
+                f"-t{min(2, spec.concurrency)}",
+                f"-c{spec.concurrency}",
+                f"-d{max(1, round(spec.seconds))}s",
                 "--latency",
                 "-s",
                 script.name,
-                url,
+                spec.url,
             ],
             capture_output=True,
             text=True,
             check=True,
-            timeout=seconds + 60,
+            timeout=spec.seconds + 60,
         ).stdout
     finally:
         os.unlink(script.name)
@@ -233,9 +239,8 @@ def load(
 ) -> Stats:
     """Bounded load: `concurrency` connections for `seconds`, then stop. Requests carry
     `bodies` in turn, if any."""
-    if shutil.which("wrk"):
-        return _wrk_load(url, seconds, concurrency, method, headers or {}, bodies)
-    return asyncio.run(_python_load(url, seconds, concurrency, method, headers or {}, bodies))
+    spec = _Load(url, seconds, concurrency, method, headers or {}, bodies)
+    return _wrk_load(spec) if shutil.which("wrk") else asyncio.run(_python_load(spec))
 
 
 def report(name: str, stats: Stats, baseline: Stats | None = None) -> None:

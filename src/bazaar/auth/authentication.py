@@ -71,8 +71,8 @@ class _Reader:
             sqlite_begin.reset(begin)
 
 
-# Built once: these run on every authenticated request, and building a statement costs more
-# than SQLAlchemy's compiled-statement cache saves.
+# Built once: these run on every authenticated request. SQLAlchemy caches the compiled SQL, but
+# building the expression itself was a fifth of the check's time when done per call.
 _VALIDITY = select(
     User.role,
     User.is_active,
@@ -90,8 +90,10 @@ _VALIDITY_AND_DENYLIST = _VALIDITY.add_columns(
 
 
 async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
-    query = _VALIDITY if context.redis is not None else _VALIDITY_AND_DENYLIST
-    params = {"user_id": claims.user_id, "session_id": claims.session_id, "jti": claims.jti}
+    params: dict[str, Any] = {"user_id": claims.user_id, "session_id": claims.session_id}
+    query = _VALIDITY
+    if context.redis is None:
+        query, params["jti"] = _VALIDITY_AND_DENYLIST, claims.jti
     row = await reader.one_or_none(query, params)
     if row is None:
         raise InvalidToken
