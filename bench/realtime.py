@@ -5,27 +5,33 @@ Latency runs until the *last* socket has the message (p50/p99 over rounds), coun
 message's server timestamp (fan-out) and from the publish call (end to end); throughput is
 messages delivered per second during a burst. Bazaar publishes through
 `POST /api/v1/notifications/broadcast` (HTTP, admin auth, history, per-socket queues); the
-baseline through a WebSocket message it hands to `websockets.broadcast()`. The client is one
-Python process, which caps what either server can show (~30k received messages/s here); with
-few sockets Bazaar's msgs/s is bounded by how fast its broadcast endpoint takes posts (each one
+baseline through a WebSocket message it hands to `websockets.broadcast()`. With few sockets
+Bazaar's msgs/s is bounded by how fast its broadcast endpoint takes posts (each one
 authenticated), not by delivery.
+
+The sockets are spread over `CLIENT_PROCESSES` client processes (`bench/realtime_clients.py`),
+which report receive times as `time.time()`, comparable across processes. One process receives
+only ~30k messages/s and capped both servers; on 2 cores, 2 processes gave the lowest latency
+for both servers (1,000 sockets, bare p99 75 -> 33 ms), while 4 took CPU from the server under
+test and made 5,000 sockets slower than 1 process did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
 from bazaar.auth.context import auth_context
 from bazaar.auth.roles import Role
@@ -37,7 +43,8 @@ from bench.harness import bazaar_server, free_port, start_server
 
 ADMIN = {"email": "bench-admin@example.com", "password": "benchmarks all night long"}
 CUSTOMER = {"email": "bench-customer@example.com", "password": "benchmarks all night long"}
-CONNECT_AT_ONCE = 200
+# Measured with 1, 2 and 4 on 2 cores; see the module docstring.
+CLIENT_PROCESSES = 2
 Trigger = Callable[[int], Awaitable[None]]
 
 
@@ -56,39 +63,94 @@ class Figures:
     server_kib_per_socket: float
 
 
-@dataclass
-class Deliveries:
-    """Counts, per message number, how many sockets have it; notes when the last one does."""
+class _Clients:
+    """The client processes: each holds a share of the sockets and reports, per message,
+    when the last socket of its share had it; a message is delivered once every share has."""
 
-    sockets: int
-    counts: dict[int, int] = field(default_factory=dict)
-    done: dict[int, asyncio.Event] = field(default_factory=dict)
-    finished_at: dict[int, float] = field(default_factory=dict)
-    fanout_ms: dict[int, float] = field(default_factory=dict)
-    published_at: dict[int, float] = field(default_factory=dict)
-    received: int = 0
+    def __init__(self, processes: list[asyncio.subprocess.Process]) -> None:
+        self.processes = processes
+        self.reports: dict[int, list[tuple[float, float]]] = {}
+        self.done: dict[int, asyncio.Event] = {}
+        self.lost = 0
+        self._listeners = [asyncio.create_task(self._listen(p)) for p in processes]
+        self._ready = 0
+        self.ready = asyncio.Event()
 
     def expect(self, number: int) -> asyncio.Event:
         return self.done.setdefault(number, asyncio.Event())
 
-    def got(self, number: int, timestamp: str) -> None:
-        self.received += 1
-        count = self.counts[number] = self.counts.get(number, 0) + 1
-        if count == 1:
-            self.published_at[number] = datetime.fromisoformat(timestamp).timestamp()
-        if count == self.sockets:
-            self.finished_at[number] = time.perf_counter()
-            self.fanout_ms[number] = (time.time() - self.published_at[number]) * 1000
-            self.expect(number).set()
+    async def wait(self, events: list[asyncio.Event], within: float) -> None:
+        """Until every event is set; a client process that dies meanwhile fails the run."""
+        waiting = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in events)))
+        done, _ = await asyncio.wait(
+            [waiting, *self._listeners], timeout=within, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiting not in done:
+            waiting.cancel()
+            raise RuntimeError("a client process exited or the messages did not all arrive")
+
+    def published(self, number: int) -> float:
+        return self.reports[number][0][0]
+
+    def finished(self, number: int) -> float:
+        return max(last for _, last in self.reports[number])
+
+    async def _listen(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            word, *rest = line.split()
+            if word == b"got":
+                number = int(rest[0])
+                shares = self.reports.setdefault(number, [])
+                shares.append((float(rest[1]), float(rest[2])))
+                if len(shares) == len(self.processes):
+                    self.expect(number).set()
+            elif word == b"ready":
+                self._ready += 1
+                if self._ready == len(self.processes):
+                    self.ready.set()
+            elif word == b"lost":
+                self.lost += int(rest[0])
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.stdin is not None and process.returncode is None:
+                process.stdin.write(b"stop\n")
+        try:
+            async with asyncio.timeout(30):
+                await asyncio.gather(*(p.wait() for p in self.processes))
+                await asyncio.gather(*self._listeners)
+        except TimeoutError:
+            for process in self.processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        for listener in self._listeners:
+            listener.cancel()
 
 
-async def _read(connection: ClientConnection, deliveries: Deliveries) -> None:
-    async for raw in connection:
-        message = orjson.loads(raw)
-        if message.get("type") == "system_maintenance":
-            deliveries.got(int(message["data"]["message"]), message["timestamp"])
-        elif message.get("type") == "heartbeat":
-            await connection.send('{"type": "pong"}')
+@asynccontextmanager
+async def _clients(url: str, sockets: int, processes: int) -> AsyncIterator[_Clients]:
+    shares = [sockets // processes + (i < sockets % processes) for i in range(processes)]
+    started = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.realtime_clients",
+            url,
+            str(share),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        for share in shares
+        if share
+    ]
+    clients = _Clients(started)
+    try:
+        yield clients
+    finally:
+        await clients.stop()
 
 
 def _rss_kib(pid: int) -> int:
@@ -118,30 +180,20 @@ def _percentile(values: list[float], fraction: float) -> float:
 async def _measure(
     url: str, sockets: int, trigger: Trigger, *, rounds: int, burst: int, server_pid: int
 ) -> Figures:
-    deliveries = Deliveries(sockets)
     before = _rss_kib(server_pid)
-    connections: list[ClientConnection] = []
-    readers: list[asyncio.Task[None]] = []
-    for start in range(0, sockets, CONNECT_AT_ONCE):
-        batch = range(start, min(sockets, start + CONNECT_AT_ONCE))
-        opened = await asyncio.gather(
-            *(connect(url, max_queue=None, ping_interval=None, open_timeout=120) for _ in batch)
-        )
-        connections += opened
-        readers += [asyncio.create_task(_read(c, deliveries)) for c in opened]
-    per_socket = (_rss_kib(server_pid) - before) / sockets
-    await asyncio.sleep(0.5)  # welcome messages and handshakes settle
-    try:
-        latencies = []
+    async with _clients(url, sockets, CLIENT_PROCESSES) as clients:
+        await clients.wait([clients.ready], 300)
+        per_socket = (_rss_kib(server_pid) - before) / sockets
+        await asyncio.sleep(0.5)  # welcome messages and handshakes settle
+        latencies, fanout = [], []
         for number in range(rounds):
-            started = time.perf_counter()
+            started = time.time()
             await trigger(number)
-            await asyncio.wait_for(deliveries.expect(number).wait(), 30)
-            latencies.append((deliveries.finished_at[number] - started) * 1000)
-        fanout = [deliveries.fanout_ms[n] for n in range(rounds)]
-        first = rounds
-        numbers = range(first, first + burst)
-        started, received = time.perf_counter(), deliveries.received
+            await clients.wait([clients.expect(number)], 30)
+            latencies.append((clients.finished(number) - started) * 1000)
+            fanout.append((clients.finished(number) - clients.published(number)) * 1000)
+        numbers = range(rounds, rounds + burst)
+        started = time.time()
         gate = asyncio.Semaphore(32)
 
         async def fire(number: int) -> None:
@@ -149,23 +201,18 @@ async def _measure(
                 await trigger(number)
 
         await asyncio.gather(*(fire(n) for n in numbers))
-        await asyncio.wait_for(asyncio.gather(*(deliveries.expect(n).wait() for n in numbers)), 120)
-        elapsed = time.perf_counter() - started
-        lost = sum(1 for c in connections if c.close_code is not None)
-        return Figures(
-            sockets,
-            _percentile(fanout, 0.5),
-            _percentile(fanout, 0.99),
-            _percentile(latencies, 0.5),
-            _percentile(latencies, 0.99),
-            (deliveries.received - received) / elapsed,
-            lost,
-            per_socket,
-        )
-    finally:
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+        await clients.wait([clients.expect(n) for n in numbers], 120)
+        elapsed = max(clients.finished(n) for n in numbers) - started
+    return Figures(
+        sockets,
+        _percentile(fanout, 0.5),
+        _percentile(fanout, 0.99),
+        _percentile(latencies, 0.5),
+        _percentile(latencies, 0.99),
+        burst * sockets / elapsed,
+        clients.lost,
+        per_socket,
+    )
 
 
 def _report(name: str, figures: Figures, baseline: Figures | None = None) -> None:
