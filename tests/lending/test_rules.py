@@ -20,6 +20,7 @@ from bazaar.lending.rules import (
     TermsError,
     add_periods,
     allocate,
+    allocate_next,
     allowed_commands,
     delinquency,
     generate_schedule,
@@ -118,6 +119,27 @@ def test_paying_the_quote_closes_the_loan(terms: LoanTerms, data: st.DataObject)
     assert allocation.interest_outstanding == 0
     assert allocation.excess == 0
     assert allocation.payments[0].interest == quote.interest
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms_strategy, st.data())
+def test_adding_the_newest_payment_equals_replaying_them_all(
+    terms: LoanTerms, data: st.DataObject
+) -> None:
+    schedule = generate_schedule(terms)
+    days = sorted(data.draw(st.lists(st.integers(0, 40 * terms.installments), max_size=8)))
+    cents = st.integers(1, int(terms.principal * 100))
+    payments = [pay(START + timedelta(days=d), str(D(data.draw(cents)).scaleb(-2))) for d in days]
+    states = allocate(schedule, []).installments
+
+    for number, payment in enumerate(payments):
+        stepped = allocate_next(states, payment)
+        replayed = allocate(schedule, payments[: number + 1])
+        assert stepped.installments == replayed.installments
+        assert stepped.payments == replayed.payments[-1:]
+        assert stepped.closed_on == replayed.closed_on
+        if stepped.closed_on is not None:
+            break  # an open loan takes payments; a closed one refuses them
 
 
 def test_golden_declining_equal_installments() -> None:

@@ -1,7 +1,9 @@
 """Repayments: record, reverse, re-allocate, and the payoff quote.
 
-Every change to a loan's payments replays all of them against the schedule (rules.allocate), in
-the same transaction, under a lock on the loan row; only the rows whose figures moved are written.
+A change to a loan's payments replays all of them against the schedule (rules.allocate), in the
+same transaction, under a lock on the loan row; only the rows whose figures moved are written.
+The common case, a payment that sorts after every live one, is added to the installments as they
+stand (rules.allocate_next), which gives the same figures without reading the loan's payments.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ _INSTALLMENT_COLUMNS = (
     Installment.interest_waived,
 )
 _reversed = PaymentReversal.id.is_not(None).label("reversed")
+
+
+def _latest_live_payment(column: Any) -> Any:
+    """`column` of the loan's live payment that sorts last, as allocation orders them."""
+    return (
+        select(column)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(Payment.loan_id == Loan.id, PaymentReversal.id.is_(None))
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        .limit(1)
+        .correlate(Loan)
+        .scalar_subquery()
+    )
+
+
+_LATEST_PAID_ON = _latest_live_payment(Payment.paid_on)
+_LATEST_PAYMENT_ID = _latest_live_payment(Payment.id)
 _PAYMENT_FIELDS = [name for name in PaymentRead.model_fields if hasattr(Payment, name)]
 _PAYMENT_READ_COLUMNS = (
     *(getattr(Payment, name) for name in _PAYMENT_FIELDS),
@@ -179,7 +198,9 @@ async def record_payment(
     payment_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
-    loan, owner = await _locked_loan(session, principal, data.loan_id)
+    loan, owner, latest_paid_on, latest_id = await _locked_loan(
+        session, principal, data.loan_id, _LATEST_PAID_ON, _LATEST_PAYMENT_ID
+    )
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
     assert loan.disbursed_on is not None
@@ -189,14 +210,18 @@ async def record_payment(
             details={"disbursed_on": loan.disbursed_on, "today": today()},
         )
     installments = await installment_rows(session, loan.id)
-    payments = await payment_rows(session, loan.id)
-    schedule, existing = schedule_of(installments), records_of(payments)
     candidate = rules.PaymentRecord(
         id=payment_id or new_id(), paid_on=data.paid_on, amount=data.amount
     )
-    allocation = rules.allocate(schedule, [*existing, candidate])
+    payments: Sequence[AnyRow] = ()
+    if latest_id is None or (candidate.paid_on, candidate.id) > (latest_paid_on, latest_id):
+        allocation = rules.allocate_next(states_of(installments), candidate)
+    else:
+        payments = await payment_rows(session, loan.id)
+        allocation = rules.allocate(schedule_of(installments), [*records_of(payments), candidate])
     if allocation.excess > 0:
-        quote = rules.payoff_quote(schedule, existing, data.paid_on)
+        existing = records_of(await payment_rows(session, loan.id))
+        quote = rules.payoff_quote(schedule_of(installments), existing, data.paid_on)
         raise PaymentExceedsPayoff(
             # Money leaves as a string: the error encoder would turn a Decimal into a float.
             details={
@@ -234,11 +259,12 @@ async def record_payment(
 
 
 async def _locked_loan(
-    session: AsyncSession, principal: Principal, loan_id: uuid.UUID
-) -> tuple[Loan, uuid.UUID | None]:
-    """The loan, locked for its balance change, and its borrower's user id (for events)."""
+    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *columns: Any
+) -> AnyRow:
+    """The loan, locked for its balance change, its borrower's user id (for events), and any
+    further `columns`."""
     query = (
-        select(Loan, Customer.user_id)
+        select(Loan, Customer.user_id, *columns)
         .join(Customer, Customer.id == Loan.customer_id)
         .where(Loan.id == loan_id, loans_visible(principal))
         .with_for_update(of=Loan)
@@ -246,7 +272,7 @@ async def _locked_loan(
     found = (await session.execute(query)).one_or_none()
     if found is None:
         raise LoanNotFound()
-    return found[0], found[1]
+    return found
 
 
 async def get_payment(

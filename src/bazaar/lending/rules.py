@@ -301,27 +301,46 @@ def allocate(
                 )
             )
             continue
-        if payment.amount >= _owed_to_close(states, payment.paid_on):
+        result, closes = _apply(states, payment)
+        results.append(result)
+        if closes:
             closed_on = payment.paid_on
-            for s in states:
-                if s.starts_on >= payment.paid_on:
-                    s.interest_waived = s.interest - s.interest_paid
-        remaining, principal, interest = payment.amount, ZERO, ZERO
-        for s in states:
-            take = min(remaining, s.interest_unpaid)
-            s.interest_paid += take
-            interest += take
-            remaining -= take
-            take = min(remaining, s.principal_unpaid)
-            s.principal_paid += take
-            principal += take
-            remaining -= take
-        results.append(
-            PaymentAllocation(
-                payment_id=payment.id, principal=principal, interest=interest, excess=remaining
-            )
-        )
     return Allocation(installments=states, payments=results, closed_on=closed_on)
+
+
+def allocate_next(states: list[InstallmentState], payment: PaymentRecord) -> Allocation:
+    """Add one payment to `states`, the allocation of an open loan's live payments, when it
+    sorts after all of them: the same figures as `allocate` over all of them, without the
+    replay."""
+    result, closes = _apply(states, payment)
+    return Allocation(
+        installments=states, payments=[result], closed_on=payment.paid_on if closes else None
+    )
+
+
+def _apply(
+    states: list[InstallmentState], payment: PaymentRecord
+) -> tuple[PaymentAllocation, bool]:
+    """Allocate one payment in place; True when it closes the loan."""
+    closes = payment.amount >= _owed_to_close(states, payment.paid_on)
+    if closes:
+        for s in states:
+            if s.starts_on >= payment.paid_on:
+                s.interest_waived = s.interest - s.interest_paid
+    remaining, principal, interest = payment.amount, ZERO, ZERO
+    for s in states:
+        take = min(remaining, s.interest_unpaid)
+        s.interest_paid += take
+        interest += take
+        remaining -= take
+        take = min(remaining, s.principal_unpaid)
+        s.principal_paid += take
+        principal += take
+        remaining -= take
+    result = PaymentAllocation(
+        payment_id=payment.id, principal=principal, interest=interest, excess=remaining
+    )
+    return result, closes
 
 
 @dataclass(frozen=True, kw_only=True)

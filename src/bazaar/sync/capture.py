@@ -205,6 +205,15 @@ def _depth(spec: SyncEntity) -> int:
     return depth
 
 
+# Built once: every flush of a syncable row appends with them. One multi-row INSERT per flush
+# rather than one statement per row; the returned sequence numbers are matched back by entity
+# (a flush writes a row once), since asking for them in row order would split the INSERT.
+_APPEND_CHANGES = insert(ChangeLog).returning(
+    ChangeLog.seq, ChangeLog.entity_type, ChangeLog.entity_id
+)
+_ENQUEUE = insert(SyncItem)
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     pending: list[_Captured] = session.info.pop(_PENDING_KEY, [])
@@ -215,38 +224,58 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     context = context_of(session)
     remote = session.info.get(_REMOTE_KEY)
     captured_rows = session.info.get(_CAPTURED_KEY)
+    # Parents first: a child's owner is read from its parent's entry of this same flush.
+    ordered = sorted(pending, key=lambda c: _depth(c.spec))
     owners: dict[Any, Any] = {}
-    for captured in sorted(pending, key=lambda c: _depth(c.spec)):
-        obj, spec = captured.obj, captured.spec
-        deleted = captured.op == "delete"
-        data = None if deleted else snapshot(obj, synced_fields(spec.model))
-        if not deleted:
-            hlc = obj.updated_hlc
-        else:
-            hlc = remote[1] if remote else context.clock.now().encode()
-        owner = _owner(captured, connection, owners)
-        owners[(spec.entity_type, obj.id)] = owner
-        row = {
-            "entity_type": spec.entity_type,
-            "entity_id": obj.id,
-            "op": captured.op,
-            "version": obj.version,
-            "hlc": hlc,
-            "origin_node": remote[0] if remote else context.node_id,
-            "owner_id": owner,
-            "fields": dict.fromkeys(sorted(captured.changed), remote[2] if remote else hlc),
-            "data": data,
-        }
-        seq = connection.execute(
-            insert(ChangeLog).values(**row).returning(ChangeLog.seq)
-        ).scalar_one()
-        if captured_rows is not None:
-            captured_rows.append({**row, "seq": seq})
-        if context.outbox and remote is None:
-            _enqueue(connection, captured, row, seq)
+    rows = []
+    for captured in ordered:
+        row = _entry(captured, connection, context, remote, owners)
+        owners[(captured.spec.entity_type, captured.obj.id)] = row["owner_id"]
+        rows.append(row)
+    appended = connection.execute(_APPEND_CHANGES, rows)
+    seq_of = {(entity_type, entity_id): seq for seq, entity_type, entity_id in appended}
+    seqs = [seq_of[row["entity_type"], row["entity_id"]] for row in rows]
+    if captured_rows is not None:
+        captured_rows.extend({**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True))
+    if context.outbox and remote is None:
+        items = [
+            item
+            for captured, row, seq in zip(ordered, rows, seqs, strict=True)
+            for item in _outbox_items(captured, row, seq)
+        ]
+        if items:
+            connection.execute(_ENQUEUE, items)
 
 
-def _enqueue(connection: Connection, captured: _Captured, row: dict[str, Any], seq: int) -> None:
+def _entry(
+    captured: _Captured,
+    connection: Connection,
+    context: SyncContext,
+    remote: tuple[str, str, str] | None,
+    owners: dict[Any, Any],
+) -> dict[str, Any]:
+    """The change-log row for one captured write."""
+    obj, spec = captured.obj, captured.spec
+    deleted = captured.op == "delete"
+    hlc = obj.updated_hlc
+    if deleted:
+        # A deleted row is not flushed with a new stamp: the deletion gets its own.
+        hlc = remote[1] if remote else context.clock.now().encode()
+    return {
+        "entity_type": spec.entity_type,
+        "entity_id": obj.id,
+        "op": captured.op,
+        "version": obj.version,
+        "hlc": hlc,
+        "origin_node": remote[0] if remote else context.node_id,
+        "owner_id": _owner(captured, connection, owners),
+        "fields": dict.fromkeys(sorted(captured.changed), remote[2] if remote else hlc),
+        "data": None if deleted else snapshot(obj, synced_fields(spec.model)),
+    }
+
+
+def _outbox_items(captured: _Captured, row: dict[str, Any], seq: int) -> list[dict[str, Any]]:
+    """The sync_items rows (mutations for the hub) that one local write queues."""
     spec = captured.spec
     after = row["data"] or {}
     change = LocalChange(captured.op, captured.changed, captured.before, after)
@@ -267,16 +296,18 @@ def _enqueue(connection: Connection, captured: _Captured, row: dict[str, Any], s
             mutations.append({**base, "command": None, "changes": changes, "base": captured.before})
     for name in spec.commands(change) if spec.commands else []:
         mutations.append({**base, "command": name, "changes": after, "base": {}})
+    items = []
     for mutation in mutations:
         mutation_id = new_id()
-        connection.execute(
-            insert(SyncItem).values(
-                id=mutation_id,
-                change_seq=seq,
-                entity_type=spec.entity_type,
-                entity_id=captured.obj.id,
-                command=mutation["command"],
-                priority=spec.priority,
-                payload={**mutation, "mutation_id": str(mutation_id)},
-            )
+        items.append(
+            {
+                "id": mutation_id,
+                "change_seq": seq,
+                "entity_type": spec.entity_type,
+                "entity_id": captured.obj.id,
+                "command": mutation["command"],
+                "priority": spec.priority,
+                "payload": {**mutation, "mutation_id": str(mutation_id)},
+            }
         )
+    return items
