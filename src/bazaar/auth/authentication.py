@@ -65,7 +65,7 @@ class _Reader:
         # A DEFERRED transaction on SQLite, so the check never takes the write lock.
         begin = sqlite_begin.set("BEGIN")
         try:
-            async with self.context.db.engine.connect() as connection:
+            async with self.context.db.reads.connect() as connection:
                 return (await connection.execute(query, params)).one_or_none()
         finally:
             sqlite_begin.reset(begin)
