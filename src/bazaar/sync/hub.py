@@ -10,6 +10,7 @@ to it in pulls) and returned in the answer instead, so the node converges at onc
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ from bazaar.sync.models import (
 )
 from bazaar.sync.policies import Policy, resolve
 from bazaar.sync.registry import Mutation, SyncEntity
+
+_ABSENT_KEY = "bazaar.sync.absent"
 
 
 @dataclass
@@ -181,6 +184,13 @@ async def field_clocks(
     return clocks
 
 
+def known_absent(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) -> bool:
+    """True when the push being applied found the row missing and nothing wrote it since: an
+    insert, or a command that creates its row, need not look for it again."""
+    absent = session.info.get(_ABSENT_KEY)
+    return absent is not None and (entity_type, entity_id) in absent
+
+
 class Hub:
     """Applies pushes for one request; `context` is this process's sync identity."""
 
@@ -201,7 +211,11 @@ class Hub:
     async def push(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
         self._done = await self._recorded(items)
-        results = [await self._one(raw) for raw in items]
+        self.session.info[_ABSENT_KEY] = await self._absent(items)
+        try:
+            results = [await self._one(raw) for raw in items]
+        finally:
+            del self.session.info[_ABSENT_KEY]
         # Stored together at the end: one multi-row INSERT rather than one per item, in the
         # same transaction as the items themselves.
         self.session.add_all(self._new_outcomes)
@@ -220,6 +234,25 @@ class Hub:
             select(SyncMutation).where(SyncMutation.mutation_id.in_(ids))
         )
         return {str(m.mutation_id): m for m in found.scalars()}
+
+    async def _absent(self, items: Sequence[Mapping[str, Any]]) -> set[tuple[str, uuid.UUID]]:
+        """The rows this batch inserts that are not stored yet, in one query per entity
+        type rather than one lookup per item."""
+        inserted: dict[str, set[uuid.UUID]] = defaultdict(set)
+        for raw in items:
+            if raw.get("op") == "insert":
+                try:
+                    inserted[str(raw.get("entity_type"))].add(uuid.UUID(str(raw.get("entity_id"))))
+                except ValueError:
+                    continue  # answered `rejected` by parse()
+        absent: set[tuple[str, uuid.UUID]] = set()
+        for entity_type, ids in inserted.items():
+            if (spec := registry.entity(entity_type)) is None:
+                continue
+            query = select(spec.model.id).where(spec.model.id.in_(ids))
+            stored = set((await self.session.execute(query)).scalars())
+            absent |= {(spec.entity_type, entity_id) for entity_id in ids - stored}
+        return absent
 
     async def _one(self, raw: Mapping[str, Any]) -> ItemResult:
         try:
@@ -247,6 +280,9 @@ class Hub:
                 ) as written:
                     result = await self._apply(mutation)
                 result.rows = [row_payload(row) for row in written]
+            self.session.info[_ABSENT_KEY].difference_update(
+                (row["entity_type"], row["entity_id"]) for row in written
+            )
         except (NotFoundError, StaleDataError) as exc:
             # Perhaps only early: the row may arrive, or settle, with a later push.
             reason = exc.message if isinstance(exc, AppError) else "the row changed meanwhile"
@@ -280,7 +316,11 @@ class Hub:
             await handler(session=self.session, principal=self.principal, mutation=mutation)
             return ItemResult(mutation.mutation_id, Outcome.APPLIED)
         entity_id = uuid.UUID(mutation.entity_id)
-        row = await self.session.get(spec.model, entity_id, with_for_update=True)
+        row = (
+            None
+            if known_absent(self.session, spec.entity_type, entity_id)
+            else await self.session.get(spec.model, entity_id, with_for_update=True)
+        )
         if mutation.op == "insert" and row is None:
             await self._insert(spec, mutation)
             return ItemResult(mutation.mutation_id, Outcome.APPLIED)

@@ -8,10 +8,11 @@ allocation from the loan and payment rows the hub sent.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
@@ -32,6 +33,7 @@ from bazaar.lending.service import (
 )
 from bazaar.money import ZERO
 from bazaar.sync.errors import CommandNotAllowed, OutOfScope
+from bazaar.sync.hub import known_absent
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
     LocalChange,
@@ -61,6 +63,20 @@ CUSTOMER_FIELDS = frozenset(
     {"full_name", "phone", "email", "national_id", "business_name", "address", "deleted_at"}
 )
 SCHEDULED = (LoanStatus.APPROVED, LoanStatus.DISBURSED, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF)
+# What a rebuild reads of the loans' payments, and how it corrects their splits (executemany;
+# the key's bind name must not be a column's, which the SET clause takes).
+_PAYMENTS = select(
+    Payment.loan_id,
+    Payment.id,
+    Payment.paid_on,
+    Payment.amount,
+    Payment.principal_part,
+    Payment.interest_part,
+    PaymentReversal.id.is_not(None).label("reversed"),
+).outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+_PAYMENT_ID = "payment_key"
+_PAYMENT_TABLE = cast(Table, Payment.__table__)
+_SET_PARTS = update(_PAYMENT_TABLE).where(_PAYMENT_TABLE.c.id == bindparam(_PAYMENT_ID))
 
 
 async def _validate_customer(
@@ -135,7 +151,8 @@ async def _submit(*, session: AsyncSession, principal: Principal, mutation: Muta
 
 async def _repayment(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
     payment_id = uuid.UUID(mutation.entity_id)
-    if await session.get(Payment, payment_id) is not None:
+    stored = not known_absent(session, "payment", payment_id)
+    if stored and await session.get(Payment, payment_id) is not None:
         return  # the same command id came by another mutation: applied once
     data = mutation.changes
     await repayments.record_payment(
@@ -156,7 +173,8 @@ async def _reversal(*, session: AsyncSession, principal: Principal, mutation: Mu
     if principal.role is not Role.ADMIN:
         raise CommandNotAllowed(details={"command": "reversal", "role": principal.role})
     reversal_id = uuid.UUID(mutation.entity_id)
-    if await session.get(PaymentReversal, reversal_id) is not None:
+    stored = not known_absent(session, "payment_reversal", reversal_id)
+    if stored and await session.get(PaymentReversal, reversal_id) is not None:
         return
     data = mutation.changes
     await repayments.reverse_payment(
@@ -183,49 +201,59 @@ async def _loan_ids(session: AsyncSession, entity_type: str, ids: set[uuid.UUID]
 
 
 async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UUID]) -> None:
-    for loan_id in loan_ids:
-        loan = (
-            await session.execute(select(*Loan.__table__.c).where(Loan.id == loan_id))
-        ).one_or_none()
-        await session.execute(delete(Installment).where(Installment.loan_id == loan_id))
-        if loan is None or loan.status not in SCHEDULED:
-            continue
+    """Every given loan's installments and payment splits, replayed from its rows: a fixed
+    number of statements however many loans and payments."""
+    ids = list(loan_ids)
+    if not ids:
+        return
+    await session.execute(delete(Installment).where(Installment.loan_id.in_(ids)))
+    loans = (
+        await session.execute(
+            select(*Loan.__table__.c).where(Loan.id.in_(ids), Loan.status.in_(SCHEDULED))
+        )
+    ).all()
+    payments: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    if loans:
+        stored = await session.execute(
+            _PAYMENTS.where(Payment.loan_id.in_([loan.id for loan in loans]))
+        )
+        for row in stored:
+            payments[row.loan_id].append(row)
+    installments: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    for loan in loans:
         schedule = rules.generate_schedule(terms_of(cast(Loan, loan)))
-        payments = repayments.records_of(await repayments.payment_rows(session, loan_id))
-        allocation = rules.allocate(schedule, payments)
+        allocation = rules.allocate(schedule, repayments.records_of(payments[loan.id]))
         # A reversed payment pays nothing any more; the others as the replay says.
         parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
-        stored = await session.execute(
-            select(Payment.id, Payment.principal_part, Payment.interest_part).where(
-                Payment.loan_id == loan_id
-            )
-        )
-        for payment_id, principal_part, interest_part in stored:
-            wanted = parts.get(payment_id, (ZERO, ZERO))
-            if (principal_part, interest_part) != wanted:
-                await session.execute(
-                    update(Payment)
-                    .where(Payment.id == payment_id)
-                    .values(principal_part=wanted[0], interest_part=wanted[1])
-                    .execution_options(synchronize_session=False)
+        for payment in payments[loan.id]:
+            principal, interest = parts.get(payment.id, (ZERO, ZERO))
+            if (payment.principal_part, payment.interest_part) != (principal, interest):
+                moved.append(
+                    {
+                        _PAYMENT_ID: payment.id,
+                        "principal_part": principal,
+                        "interest_part": interest,
+                    }
                 )
-        await session.execute(
-            insert(Installment),
-            [
-                {
-                    "loan_id": loan_id,
-                    "number": s.number,
-                    "starts_on": s.starts_on,
-                    "due_date": s.due_date,
-                    "principal": s.principal,
-                    "interest": s.interest,
-                    "principal_paid": s.principal_paid,
-                    "interest_paid": s.interest_paid,
-                    "interest_waived": s.interest_waived,
-                }
-                for s in allocation.installments
-            ],
-        )
+        installments += [
+            {
+                "loan_id": loan.id,
+                "number": s.number,
+                "starts_on": s.starts_on,
+                "due_date": s.due_date,
+                "principal": s.principal,
+                "interest": s.interest,
+                "principal_paid": s.principal_paid,
+                "interest_paid": s.interest_paid,
+                "interest_waived": s.interest_waived,
+            }
+            for s in allocation.installments
+        ]
+    if moved:
+        await session.execute(_SET_PARTS, moved)
+    if installments:
+        await session.execute(insert(Installment), installments)
 
 
 def _rebuild_after(entity_type: str) -> Any:

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bazaar.db import utcnow
+from bazaar.db import Base, utcnow
 from bazaar.sync import registry
 from bazaar.sync.backoff import next_attempt_at
 from bazaar.sync.capture import SyncContext
@@ -27,6 +27,8 @@ from bazaar.sync.hlc import HLC
 from bazaar.sync.models import ItemStatus, Outcome, SyncItem
 
 OPEN = (ItemStatus.PENDING, ItemStatus.SYNCING)
+# The bind name of a row's key in a batched UPDATE (a column's own name belongs to its SET).
+_ID = "_hub_row_id"
 
 
 async def due_items(*, session: AsyncSession, limit: int, now: datetime) -> Sequence[SyncItem]:
@@ -48,16 +50,25 @@ async def recover_interrupted(*, session: AsyncSession) -> None:
     )
 
 
-async def _unsent_edits(session: AsyncSession) -> dict[tuple[str, uuid.UUID], list[dict[str, Any]]]:
-    """Field values of local record changes the hub has not settled yet, oldest first."""
-    query = (
-        select(SyncItem.entity_type, SyncItem.entity_id, SyncItem.payload)
-        .where(SyncItem.command.is_(None), SyncItem.status.in_(OPEN))
-        .order_by(SyncItem.change_seq)
-    )
-    edits: dict[tuple[str, uuid.UUID], list[dict[str, Any]]] = defaultdict(list)
-    for entity_type, entity_id, payload in await session.execute(query):
-        edits[(entity_type, entity_id)].append(payload.get("changes") or {})
+async def _unsent_edits(
+    session: AsyncSession, entity_type: str, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Field values of the rows' local record changes the hub has not settled yet, oldest
+    first. Only these rows': the rest of the outbox can be thousands of items."""
+    edits: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(SyncItem.entity_id, SyncItem.payload)
+            .where(
+                SyncItem.entity_type == entity_type,
+                SyncItem.entity_id.in_(ids[start : start + 500]),
+                SyncItem.command.is_(None),
+                SyncItem.status.in_(OPEN),
+            )
+            .order_by(SyncItem.change_seq)
+        )
+        for entity_id, payload in await session.execute(query):
+            edits[entity_id].append(payload.get("changes") or {})
     return edits
 
 
@@ -79,20 +90,23 @@ async def apply_hub_rows(
     newest: bool,
 ) -> int:
     """Write the hub's rows; `newest` for a push answer. Returns how many were written."""
-    # Only the newest state of each row matters, applied in the hub's order.
+    # Only the newest state of each row matters.
     latest = {(r["entity_type"], r["entity_id"]): r for r in sorted(rows, key=lambda r: r["seq"])}
     ordered = sorted(latest.values(), key=lambda r: r["seq"])
     for row in ordered:
         context.clock.observe(HLC.decode(row["hlc"]))
-    unsent = await _unsent_edits(session)
     by_type: dict[str, list[uuid.UUID]] = defaultdict(list)
     for row in ordered:
         by_type[row["entity_type"]].append(uuid.UUID(row["entity_id"]))
     versions: dict[str, dict[uuid.UUID, int]] = {}
+    unsent: dict[str, dict[uuid.UUID, list[dict[str, Any]]]] = {}
     for entity_type, ids in by_type.items():
         spec = registry.entity(entity_type)
         if spec is not None:
             versions[entity_type] = await _local_versions(session, spec.model, ids)
+            unsent[entity_type] = await _unsent_edits(session, entity_type, ids)
+    batch = _Batch()
+    overlays: list[tuple[type[Any], uuid.UUID, Mapping[str, Any]]] = []
     written: dict[str, set[uuid.UUID]] = defaultdict(set)
     for row in ordered:
         spec = registry.entity(row["entity_type"])
@@ -102,12 +116,15 @@ async def apply_hub_rows(
         local = versions[spec.entity_type].get(entity_id)
         if local is not None and not newest and row["version"] < local:
             continue
-        await _write(session, spec.model, entity_id, row, exists=local is not None)
+        batch.add(spec.model, entity_id, row, exists=local is not None)
         # Edits still on their way to the hub stay visible on top of the hub's state, which
         # is what the row becomes once they apply; their answer settles it either way.
-        for changes in unsent.get((spec.entity_type, entity_id), []):
-            await _overlay(session, spec.model, entity_id, changes)
+        unsent_here = unsent[spec.entity_type].get(entity_id, [])
+        overlays += [(spec.model, entity_id, changes) for changes in unsent_here]
         written[spec.entity_type].add(entity_id)
+    await batch.execute(session)
+    for model, entity_id, changes in overlays:
+        await _overlay(session, model, entity_id, changes)
     for entity_type, done in written.items():
         spec = registry.entity(entity_type)
         if spec is not None and spec.after_pull is not None:
@@ -129,33 +146,66 @@ async def _overlay(
         )
 
 
-async def _write(
-    session: AsyncSession,
-    model: type[Any],
-    entity_id: uuid.UUID,
-    row: Mapping[str, Any],
-    *,
-    exists: bool,
-) -> None:
-    if row["op"] == "delete":
-        await session.execute(delete(model).where(model.id == entity_id))
-        return
-    values = decode_row(model, row["data"] or {})
-    values |= {
-        "version": row["version"],
-        "updated_hlc": row["hlc"],
-        "origin_node": row["origin_node"],
+_COLUMN_KEYS: dict[type[Any], dict[str, str]] = {}
+
+
+def _column_keys(model: type[Any]) -> dict[str, str]:
+    """Attribute name -> column name: a batch writes the table, not the mapped class."""
+    if model not in _COLUMN_KEYS:
+        _COLUMN_KEYS[model] = {a.key: a.columns[0].key for a in inspect(model).column_attrs}
+    return _COLUMN_KEYS[model]
+
+
+def _column_values(
+    model: type[Any], entity_id: uuid.UUID, row: Mapping[str, Any]
+) -> dict[str, Any]:
+    keys = _column_keys(model)
+    values = {keys[name]: value for name, value in decode_row(model, row["data"] or {}).items()}
+    return values | {
+        keys["id"]: entity_id,
+        keys["version"]: row["version"],
+        keys["updated_hlc"]: row["hlc"],
+        keys["origin_node"]: row["origin_node"],
     }
-    if not exists:
-        await session.execute(insert(model).values(**values))
-        return
-    values.pop("id", None)
-    await session.execute(
-        update(model)
-        .where(model.id == entity_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+
+
+class _Batch:
+    """The hub's rows as one executemany per table, kind of write and column set, rather
+    than a statement built for each row. Tables are written parents first (and deleted
+    children first), which keeps every foreign key satisfied in any order of rows."""
+
+    def __init__(self) -> None:
+        self._inserts: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+        self._updates: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+        self._deletes: dict[Table, list[uuid.UUID]] = defaultdict(list)
+
+    def add(
+        self, model: type[Any], entity_id: uuid.UUID, row: Mapping[str, Any], *, exists: bool
+    ) -> None:
+        table = model.__table__
+        if row["op"] == "delete":
+            self._deletes[table].append(entity_id)
+            return
+        values = _column_values(model, entity_id, row)
+        if exists:
+            values[_ID] = values.pop(_key(table).key)
+            self._updates[(table, frozenset(values))].append(values)
+        else:
+            self._inserts[(table, frozenset(values))].append(values)
+
+    async def execute(self, session: AsyncSession) -> None:
+        order = {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
+        for (table, _), params in sorted(self._inserts.items(), key=lambda kv: order[kv[0][0]]):
+            await session.execute(insert(table), params)
+        for (table, _), params in sorted(self._updates.items(), key=lambda kv: order[kv[0][0]]):
+            # No SET clause here: the parameter sets supply it, as executemany wants.
+            await session.execute(update(table).where(_key(table) == bindparam(_ID)), params)
+        for table, ids in sorted(self._deletes.items(), key=lambda kv: -order[kv[0]]):
+            await session.execute(delete(table).where(_key(table).in_(ids)))
+
+
+def _key(table: Table) -> Any:
+    return table.primary_key.columns[0]
 
 
 ITEM_STATUS = {
