@@ -1,7 +1,8 @@
 """The bare `websockets` broadcast baseline: what one Python process can fan out.
 
 Clients connect to `/`; whatever a client on `/publish` sends is broadcast to all of them
-with `websockets.broadcast()` (no auth, no history, no queues).
+with `websockets.broadcast()` (no auth, no history, no queues). Compression is declined, as
+Bazaar declines it by default, so both servers write the same uncompressed frames.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ async def handler(connection: ServerConnection) -> None:
 
 
 async def main(port: int) -> None:
-    async with serve(handler, "127.0.0.1", port, max_queue=None) as server:
+    async with serve(handler, "127.0.0.1", port, max_queue=None, compression=None) as server:
         await server.serve_forever()
 
 

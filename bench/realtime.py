@@ -61,6 +61,9 @@ class Figures:
     msgs_per_s: float
     lost_sockets: int
     server_kib_per_socket: float
+    # Server CPU (all its threads) during the burst over the messages delivered: steadier
+    # than latency when other processes share the cores.
+    server_us_per_msg: float
 
 
 class _Clients:
@@ -160,6 +163,11 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pid_listening_on(port: str) -> int:
     """The `bazaar serve` process the harness started (it runs Uvicorn in-process)."""
     for entry in Path("/proc").iterdir():
@@ -193,7 +201,7 @@ async def _measure(
             latencies.append((clients.finished(number) - started) * 1000)
             fanout.append((clients.finished(number) - clients.published(number)) * 1000)
         numbers = range(rounds, rounds + burst)
-        started = time.time()
+        started, cpu = time.time(), _cpu_seconds(server_pid)
         gate = asyncio.Semaphore(32)
 
         async def fire(number: int) -> None:
@@ -203,6 +211,7 @@ async def _measure(
         await asyncio.gather(*(fire(n) for n in numbers))
         await clients.wait([clients.expect(n) for n in numbers], 120)
         elapsed = max(clients.finished(n) for n in numbers) - started
+        cpu = _cpu_seconds(server_pid) - cpu
     return Figures(
         sockets,
         _percentile(fanout, 0.5),
@@ -212,6 +221,7 @@ async def _measure(
         burst * sockets / elapsed,
         clients.lost,
         per_socket,
+        cpu * 1e6 / (burst * sockets),
     )
 
 
@@ -219,7 +229,8 @@ def _report(name: str, figures: Figures, baseline: Figures | None = None) -> Non
     line = (
         f"{name:<40} fan-out p50 {figures.fanout_p50_ms:>7.1f} p99 {figures.fanout_p99_ms:>7.1f} ms"
         f"  end-to-end p50 {figures.e2e_p50_ms:>7.1f} p99 {figures.e2e_p99_ms:>7.1f} ms"
-        f"  {figures.msgs_per_s:>7.0f} msgs/s  {figures.server_kib_per_socket:>5.1f} KiB/socket"
+        f"  {figures.msgs_per_s:>7.0f} msgs/s  {figures.server_us_per_msg:>5.1f} us/msg"
+        f"  {figures.server_kib_per_socket:>5.1f} KiB/socket"
         f"  lost {figures.lost_sockets}"
     )
     if baseline is not None and figures.fanout_p50_ms and baseline.msgs_per_s:

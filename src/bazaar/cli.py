@@ -59,6 +59,7 @@ def serve(
         # Refuse oversized WebSocket frames in the protocol layer, before buffering them.
         ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=False,
+        ws_per_message_deflate=settings.ws_compression,
     )
 
 
