@@ -420,3 +420,38 @@ async def test_a_node_ahead_of_time_keeps_its_edit_visible_over_pulled_changes(
     on_node = await get(node.client, f"customers/{made['id']}", node.headers)
     assert (on_node["phone"], on_node["address"]) == ("+91 95555 66666", "Ahead Road")
     # The edit waits (with backoff) until the hub's time passes its stamp less a minute.
+
+
+async def test_a_customer_edited_after_their_loan_was_made_reaches_a_new_node(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    # The customer's newest change comes after the loan's in the change log: the node must
+    # still write the customer first.
+    officer = hub.officer.headers
+    customer = await create(
+        hub.client, "customers/", {"full_name": "Ravi Stores", "phone": "+91 90000 11111"}, officer
+    )
+    loan = await create(
+        hub.client,
+        "loans/",
+        {
+            "customer_id": customer["id"],
+            "principal": "5000.00",
+            "annual_rate": "12",
+            "installments": 6,
+            "expected_disbursement_date": today(),
+        },
+        officer,
+    )
+    answer = await hub.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": customer["version"], "full_name": "Ravi General Stores"},
+        headers=officer,
+    )
+    assert answer.status_code == 200, answer.text
+
+    node = await field_node("laptop-1")
+
+    assert (await get(node.client, f"loans/{loan['id']}", node.headers))["status"] == "draft"
+    on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
+    assert on_node["full_name"] == "Ravi General Stores"

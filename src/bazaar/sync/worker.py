@@ -137,28 +137,52 @@ class SyncWorker:
         return unit_of_work(self.runtime.db, self.runtime.events)
 
     async def _push(self, hub: HubClient, report: CycleReport) -> None:
-        while True:
+        sending = await self._send_next(hub, report)
+        try:
+            while sending is not None:
+                ids, answer = await sending
+                # The hub works on the next batch while this one's answer is applied here.
+                sending = await self._send_next(hub, report)
+                await self._apply_answer(ids, answer, report)
+        finally:
+            if sending is not None:
+                # Only after a failure here. The batch's items stay `syncing` and go again
+                # next cycle, answered as duplicates if the hub applied them.
+                sending.cancel()
+                await asyncio.wait([sending])
+                if not sending.cancelled():
+                    sending.exception()  # its own failure is recorded; this one propagates
+
+    async def _send_next(
+        self, hub: HubClient, report: CycleReport
+    ) -> asyncio.Task[tuple[list[Any], dict[str, Any]]] | None:
+        """Mark the next due batch `syncing` and start pushing it; None when none is due."""
+        async with self._uow() as session:
+            items = await node.due_items(session=session, limit=self.sizer.size, now=utcnow())
+            for item in items:
+                item.status = ItemStatus.SYNCING
+            payloads = [item.payload for item in items]
+            ids = [item.id for item in items]
+        if not ids:
+            return None
+        return asyncio.create_task(self._send(hub, ids, payloads, report))
+
+    async def _send(
+        self, hub: HubClient, ids: list[Any], payloads: list[dict[str, Any]], report: CycleReport
+    ) -> tuple[list[Any], dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            answer = await hub.push(payloads)
+        except httpx.HTTPError as exc:
+            self.sizer.on_failure()
             async with self._uow() as session:
-                items = await node.due_items(session=session, limit=self.sizer.size, now=utcnow())
-                for item in items:
-                    item.status = ItemStatus.SYNCING
-                payloads = [item.payload for item in items]
-                ids = [item.id for item in items]
-            if not ids:
-                return
-            started = time.perf_counter()
-            try:
-                answer = await hub.push(payloads)
-            except httpx.HTTPError as exc:
-                self.sizer.on_failure()
-                async with self._uow() as session:
-                    for item in await self._items(session, ids):
-                        await self._record_failure(
-                            session, item, f"{type(exc).__name__}: {exc}", report
-                        )
-                raise
-            self.sizer.on_success(time.perf_counter() - started)
-            await self._apply_answer(ids, answer, report)
+                for item in await self._items(session, ids):
+                    await self._record_failure(
+                        session, item, f"{type(exc).__name__}: {exc}", report
+                    )
+            raise
+        self.sizer.on_success(time.perf_counter() - started)
+        return ids, answer
 
     async def _items(self, session: Any, ids: list[Any]) -> list[SyncItem]:
         rows = await session.execute(select(SyncItem).where(SyncItem.id.in_(ids)))
