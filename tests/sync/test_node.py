@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from tests.sync.conftest import API, Hub, NodeFactory
 
 from bazaar.db import utcnow
+from bazaar.lending.models import Customer
 from bazaar.sync.hlc import wall_clock_ms
 from bazaar.sync.models import ItemStatus, SyncItem
 
@@ -455,3 +456,31 @@ async def test_a_customer_edited_after_their_loan_was_made_reaches_a_new_node(
     assert (await get(node.client, f"loans/{loan['id']}", node.headers))["status"] == "draft"
     on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
     assert on_node["full_name"] == "Ravi General Stores"
+
+
+async def test_an_outbox_larger_than_a_batch_goes_in_several_and_every_answer_is_applied(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1", sync_batch_min=2, sync_batch_initial=2, sync_batch_max=3)
+    for number in range(7):
+        await create(
+            node.client,
+            "customers/",
+            {"full_name": f"Shop {number}", "phone": "+91 98765 43210"},
+            node.headers,
+        )
+    report = await node.sync()
+    assert (report.error, report.pushed, report.failures) == (None, 7, 0)
+
+    async def stamps(app: Any) -> dict[Any, str]:
+        async with app.state.db.sessionmaker() as session:
+            rows = await session.execute(select(Customer.id, Customer.updated_hlc))
+            return {key: stamp for key, stamp in rows}
+
+    # Each batch's answer was applied: the node holds the hub's stamp of every row.
+    on_node, at_hub = await stamps(node.app), await stamps(hub.app)
+    assert len(on_node) == 7
+    assert on_node == {key: at_hub[key] for key in on_node}
+    async with node.app.state.db.sessionmaker() as session:
+        statuses = (await session.execute(select(SyncItem.status))).scalars().all()
+    assert set(statuses) == {ItemStatus.SYNCED}
