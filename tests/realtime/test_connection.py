@@ -138,3 +138,43 @@ async def test_a_close_behind_a_stuck_write_still_finishes() -> None:
 
     async with asyncio.timeout(5):
         await connection.finished.wait()
+
+
+class GatedWebSocket(RecordingWebSocket):
+    """Writes wait while `gate` is pending, as they do behind a paused transport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Future[None] | None = None
+
+    async def send_text(self, text: str) -> None:
+        if self.gate is not None:
+            await self.gate
+        await super().send_text(text)
+
+
+async def test_a_write_that_must_wait_is_finished_by_the_sender_in_order() -> None:
+    socket = GatedWebSocket()
+    connection = new_connection(socket)
+    await asyncio.sleep(0)
+    live(connection, range(1, 2))
+    assert [m["offset"] for m in socket.sent] == [1]  # written on the spot
+
+    socket.gate = asyncio.get_running_loop().create_future()
+    live(connection, range(2, 5))
+    assert [m["offset"] for m in socket.sent] == [1]
+    socket.gate.set_result(None)
+
+    assert await offsets_sent(socket, connection) == [1, 2, 3, 4]
+
+
+async def test_a_write_that_fails_after_waiting_finishes_the_socket() -> None:
+    socket = GatedWebSocket()
+    connection = new_connection(socket)
+    await asyncio.sleep(0)
+    socket.gate = asyncio.get_running_loop().create_future()
+    live(connection, range(1, 3))
+    socket.gate.set_exception(ConnectionResetError())
+
+    async with asyncio.timeout(5):
+        await connection.finished.wait()
