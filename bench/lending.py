@@ -1,9 +1,11 @@
 """Lending: authenticated GET /api/v1/loans/{id} and POST /api/v1/payments/ next to routes of
-the same app doing the same read / insert with the raw driver (bench/lending_raw.py), on SQLite
+the same app doing the same read / writes with the raw driver (bench/lending_raw.py), on SQLite
 and, when reachable, PostgreSQL.
 
-Targets (issue 4): read >= 0.75 of raw, write >= 0.5 of raw, 0 errors. Payments go round-robin
-over many disbursed loans, as a branch's collections would; the raw inserts use loans of their own.
+Targets (issue 4): read >= 0.75 of raw, write >= 0.5 of raw, 0 errors. The write is compared
+with two raw baselines: the payment row inserted alone, and every row recording a repayment
+writes (allocation, installments, loan balances, change log). Payments go round-robin over many
+disbursed loans, as a branch's collections would; each baseline uses loans of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Portfolio:
     officer_id: str
     api_loans: list[str]
     raw_loans: list[str]
+    raw_repaid_loans: list[str]
 
 
 async def _seed(database_url: str) -> Portfolio:
@@ -50,7 +53,7 @@ async def _seed(database_url: str) -> Portfolio:
             admin, officer = await staff(session=session)
             disbursed_on = service.today() - timedelta(days=45)
             loans = []
-            for number in range(2 * LOANS):
+            for number in range(3 * LOANS):
                 loan = await disbursed_loan(
                     session=session,
                     officer=officer,
@@ -62,7 +65,9 @@ async def _seed(database_url: str) -> Portfolio:
                     on=disbursed_on,
                 )
                 loans.append(str(loan.id))
-        return Portfolio(str(officer.user_id), loans[:LOANS], loans[LOANS:])
+        return Portfolio(
+            str(officer.user_id), loans[:LOANS], loans[LOANS : 2 * LOANS], loans[2 * LOANS :]
+        )
     finally:
         await runtime.close()
 
@@ -147,6 +152,14 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
             bodies=_payments(portfolio.raw_loans),
         )
         report(f"[{backend}] raw driver INSERT payment (auth)", raw_write)
+        raw_repayment = load(
+            f"{url}/bench/raw/repayments/",
+            seconds=seconds,
+            method="POST",
+            headers=auth,
+            bodies=_payments(portfolio.raw_repaid_loans),
+        )
+        report(f"[{backend}] raw driver, a repayment's rows (auth)", raw_repayment, raw_write)
         write = load(
             f"{url}/api/v1/payments/",
             seconds=seconds,
@@ -155,6 +168,7 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
             bodies=_payments(portfolio.api_loans),
         )
         report(f"[{backend}] POST /api/v1/payments/ (auth)", write, raw_write)
+        report(f"[{backend}]   the same, against a repayment's rows", write, raw_repayment)
 
 
 def run(smoke: bool) -> None:
