@@ -8,10 +8,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
-from tests.auth_fixtures import create_logged_in_user
-from tests.backends import Backend
 
 from bazaar.auth.roles import Role
+from tests.auth_fixtures import create_logged_in_user
+from tests.backends import Backend
 
 
 async def _drop_app_connections(database_url: str) -> int:

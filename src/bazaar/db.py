@@ -161,8 +161,8 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine(settings)
-        reads = engine if settings.is_sqlite else engine.execution_options(
-            isolation_level="AUTOCOMMIT"
+        reads = (
+            engine if settings.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False), reads)
 
