@@ -9,11 +9,13 @@ baseline through a WebSocket message it hands to `websockets.broadcast()`. With 
 Bazaar's msgs/s is bounded by how fast its broadcast endpoint takes posts (each one
 authenticated), not by delivery.
 
-The sockets are spread over `CLIENT_PROCESSES` client processes (`bench/realtime_clients.py`),
-which report receive times as `time.time()`, comparable across processes. One process receives
-only ~30k messages/s and capped both servers; on 2 cores, 2 processes gave the lowest latency
-for both servers (1,000 sockets, bare p99 75 -> 33 ms), while 4 took CPU from the server under
-test and made 5,000 sockets slower than 1 process did.
+The sockets are spread over `CLIENT_PROCESSES` client processes (`bench/realtime_clients.py`,
+sans-I/O sockets), which report receive times as `time.time()`, comparable across processes.
+The server gets one core and the clients the rest: measured on 2 cores, one client process
+receives 220k+ messages/s, far beyond either server, and 1,000 sockets gave Bazaar p99
+29-34 ms with 1 process, 36-47 with 2 and 50 with 4 (bare: 13-21, 17-47, 26), because every
+extra client process takes CPU from the server under test. The earlier asyncio client capped
+both servers at ~30k messages/s per process.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from bench.harness import bazaar_server, free_port, start_server
 
 ADMIN = {"email": "bench-admin@example.com", "password": "benchmarks all night long"}
 CUSTOMER = {"email": "bench-customer@example.com", "password": "benchmarks all night long"}
-# Measured with 1, 2 and 4 on 2 cores; see the module docstring.
-CLIENT_PROCESSES = 2
+# One core for the server under test, the others for clients (see the module docstring).
+CLIENT_PROCESSES = max(1, min(4, len(os.sched_getaffinity(0)) - 1))
 Trigger = Callable[[int], Awaitable[None]]
 
 
