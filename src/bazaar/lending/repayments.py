@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, func, select, update
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.db import new_id
+from bazaar.errors import AppError
 from bazaar.events import Event, record_event
 from bazaar.lending import rules
 from bazaar.lending.errors import (
@@ -201,14 +203,7 @@ async def record_payment(
     loan, owner, latest_paid_on, latest_id = await _locked_loan(
         session, principal, data.loan_id, _LATEST_PAID_ON, _LATEST_PAYMENT_ID
     )
-    if loan.status is not LoanStatus.DISBURSED:
-        raise LoanNotActive(details={"status": loan.status})
-    assert loan.disbursed_on is not None
-    if not loan.disbursed_on <= data.paid_on <= today():
-        raise InvalidPayment(
-            "paid_on must lie between the disbursement date and today",
-            details={"disbursed_on": loan.disbursed_on, "today": today()},
-        )
+    _check_payable(loan, data.paid_on)
     installments = await installment_rows(session, loan.id)
     candidate = rules.PaymentRecord(
         id=payment_id or new_id(), paid_on=data.paid_on, amount=data.amount
@@ -222,23 +217,9 @@ async def record_payment(
     if allocation.excess > 0:
         existing = records_of(await payment_rows(session, loan.id))
         quote = rules.payoff_quote(schedule_of(installments), existing, data.paid_on)
-        raise PaymentExceedsPayoff(
-            # Money leaves as a string: the error encoder would turn a Decimal into a float.
-            details={
-                "payoff_amount": str(quote.total),
-                "as_of": data.paid_on.isoformat(),
-                "loan_id": str(loan.id),
-            }
-        )
+        raise _beyond_payoff(loan, data.paid_on, quote.total)
     mine = next(p for p in allocation.payments if p.payment_id == candidate.id)
-    payment = Payment(
-        id=candidate.id,
-        **data.model_dump(),
-        recorded_by=principal.user_id,
-        principal_part=mine.principal,
-        interest_part=mine.interest,
-    )
-    session.add(payment)
+    payment = _new_payment(session, principal, data, mine)
     await _save_allocation(
         session,
         loan=loan,
@@ -247,6 +228,106 @@ async def record_payment(
         payments=payments,
         allocation=allocation,
     )
+    return _received(session, loan, owner, payment)
+
+
+async def record_payments(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    loan_id: uuid.UUID,
+    payments: Sequence[tuple[uuid.UUID, PaymentCreate]],
+) -> list[PaymentRead | AppError]:
+    """Several payments of one loan, each with its id, taken in order as `record_payment`
+    would take them one after another, under one lock, one read of the installments and one
+    flush: a field node's collections reaching the hub. A payment `record_payment` would
+    refuse is answered with that error and changes nothing. Only payments that sort after
+    every live one are taken: the answer stops before the first that does not (it needs a
+    replay), and the caller records the rest one by one."""
+    loan, owner, latest_paid_on, latest_id = await _locked_loan(
+        session, principal, loan_id, _LATEST_PAID_ON, _LATEST_PAYMENT_ID
+    )
+    installments = await installment_rows(session, loan.id)
+    states = states_of(installments)
+    latest = None if latest_id is None else (latest_paid_on, latest_id)
+    closed_on: date | None = None
+    outcomes: list[Payment | AppError] = []
+    for payment_id, data in payments:
+        if data.loan_id != loan.id:
+            raise ValueError("record_payments takes the payments of one loan")
+        candidate = rules.PaymentRecord(id=payment_id, paid_on=data.paid_on, amount=data.amount)
+        if latest is not None and (candidate.paid_on, candidate.id) <= latest:
+            break
+        try:
+            if closed_on is not None:
+                raise LoanNotActive(details={"status": LoanStatus.CLOSED})
+            _check_payable(loan, data.paid_on)
+            payoff = rules.owed_to_close(states, data.paid_on)
+            if data.amount > payoff:
+                raise _beyond_payoff(loan, data.paid_on, payoff)
+        except AppError as exc:
+            outcomes.append(exc)
+            continue
+        allocation = rules.allocate_next(states, candidate)
+        outcomes.append(_new_payment(session, principal, data, allocation.payments[0]))
+        latest, closed_on = (candidate.paid_on, candidate.id), allocation.closed_on
+    if any(isinstance(outcome, Payment) for outcome in outcomes):
+        await _save_allocation(
+            session,
+            loan=loan,
+            principal=principal,
+            installments=installments,
+            payments=(),
+            allocation=rules.Allocation(installments=states, payments=[], closed_on=closed_on),
+        )
+    return [
+        _received(session, loan, owner, outcome) if isinstance(outcome, Payment) else outcome
+        for outcome in outcomes
+    ]
+
+
+def _check_payable(loan: Loan, paid_on: date) -> None:
+    if loan.status is not LoanStatus.DISBURSED:
+        raise LoanNotActive(details={"status": loan.status})
+    assert loan.disbursed_on is not None
+    if not loan.disbursed_on <= paid_on <= today():
+        raise InvalidPayment(
+            "paid_on must lie between the disbursement date and today",
+            details={"disbursed_on": loan.disbursed_on, "today": today()},
+        )
+
+
+def _beyond_payoff(loan: Loan, paid_on: date, payoff: Decimal) -> PaymentExceedsPayoff:
+    # Money leaves as a string: the error encoder would turn a Decimal into a float.
+    return PaymentExceedsPayoff(
+        details={
+            "payoff_amount": str(payoff),
+            "as_of": paid_on.isoformat(),
+            "loan_id": str(loan.id),
+        }
+    )
+
+
+def _new_payment(
+    session: AsyncSession,
+    principal: Principal,
+    data: PaymentCreate,
+    allocated: rules.PaymentAllocation,
+) -> Payment:
+    payment = Payment(
+        id=allocated.payment_id,
+        **data.model_dump(),
+        recorded_by=principal.user_id,
+        principal_part=allocated.principal,
+        interest_part=allocated.interest,
+    )
+    session.add(payment)
+    return payment
+
+
+def _received(
+    session: AsyncSession, loan: Loan, owner: uuid.UUID | None, payment: Payment
+) -> PaymentRead:
     event = {
         **routing_ids(loan, owner),
         "payment_id": str(payment.id),

@@ -279,7 +279,9 @@ def fresh_states(schedule: Iterable[ScheduledInstallment]) -> list[InstallmentSt
     ]
 
 
-def _owed_to_close(states: Sequence[InstallmentState], on: date) -> Decimal:
+def owed_to_close(states: Sequence[InstallmentState], on: date) -> Decimal:
+    """What a payment on `on` must reach to close the loan: its payoff when `states` hold the
+    allocation of every live payment, all of them made on or before `on`."""
     return sum(
         (s.principal_unpaid + (s.interest_unpaid if s.starts_on < on else ZERO) for s in states),
         ZERO,
@@ -322,7 +324,7 @@ def _apply(
     states: list[InstallmentState], payment: PaymentRecord
 ) -> tuple[PaymentAllocation, bool]:
     """Allocate one payment in place; True when it closes the loan."""
-    closes = payment.amount >= _owed_to_close(states, payment.paid_on)
+    closes = payment.amount >= owed_to_close(states, payment.paid_on)
     if closes:
         for s in states:
             if s.starts_on >= payment.paid_on:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +213,7 @@ class Hub:
         self._done = await self._recorded(items)
         self.session.info[_ABSENT_KEY] = await self._absent(items)
         try:
-            results = [await self._one(raw) for raw in items]
+            results = await self._in_order(items)
         finally:
             del self.session.info[_ABSENT_KEY]
         # Stored together at the end: one multi-row INSERT rather than one per item, in the
@@ -221,6 +221,94 @@ class Hub:
         self.session.add_all(self._new_outcomes)
         await self.session.flush()
         return results
+
+    async def _in_order(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Every item in the order sent, except that a run of batchable commands (a node's
+        repayments) applies as one group per target before that run's other items."""
+        results: list[ItemResult] = []
+        start = 0
+        while start < len(items):
+            kind = items[start].get("command")
+            batch = registry.command_batch(kind) if isinstance(kind, str) else None
+            end = start + 1
+            while end < len(items) and items[end].get("command") == kind:
+                end += 1
+            if batch is None or end - start < 2:
+                results.append(await self._one(items[start]))
+                start += 1
+                continue
+            results += await self._run(batch, items[start:end])
+            start = end
+        return results
+
+    async def _run(
+        self, batch: registry.CommandBatch, run: Sequence[Mapping[str, Any]]
+    ) -> list[ItemResult]:
+        groups: dict[Hashable, list[tuple[int, Mutation]]] = defaultdict(list)
+        for position, raw in enumerate(run):
+            mutation = self._groupable(raw)
+            if mutation is not None and (key := batch.key(self.session, mutation)) is not None:
+                groups[key].append((position, mutation))
+        done: dict[int, ItemResult] = {}
+        for group in groups.values():
+            if len(group) > 1:
+                done |= await self._group(batch, group, run)
+        return [done.get(position) or await self._one(raw) for position, raw in enumerate(run)]
+
+    def _groupable(self, raw: Mapping[str, Any]) -> Mutation | None:
+        """The mutation, when nothing but its command stands between it and a group."""
+        try:
+            mutation = parse(raw)
+            HLC.decode(mutation.hlc)
+        except (InvalidMutation, InvalidTimestamp):
+            return None
+        return None if mutation.mutation_id in self._done else mutation
+
+    async def _group(
+        self,
+        batch: registry.CommandBatch,
+        group: list[tuple[int, Mutation]],
+        run: Sequence[Mapping[str, Any]],
+    ) -> dict[int, ItemResult]:
+        """Apply commands of one target together in one SAVEPOINT; those the batch does not take,
+        or all of them if it fails, are left to apply one by one."""
+        try:
+            stamps = [self.context.clock.receive(HLC.decode(m.hlc)) for _, m in group]
+        except ClockDriftError:
+            return {}
+        try:
+            async with self.session.begin_nested():
+                with remote_origin(
+                    self.session,
+                    node_id=self.node_id,
+                    hlc=max(stamps).encode(),
+                    field_hlc=max(HLC.decode(m.hlc) for _, m in group).encode(),
+                ) as written:
+                    outcomes = await batch.apply(
+                        session=self.session,
+                        principal=self.principal,
+                        mutations=[m for _, m in group],
+                    )
+        except (AppError, IntegrityError, StaleDataError, ValueError, TypeError, KeyError):
+            return {}
+        self.session.info[_ABSENT_KEY].difference_update(
+            (row["entity_type"], row["entity_id"]) for row in written
+        )
+        # Each command answers with its own rows and the target's rows as the group left them.
+        own = {str(row["entity_id"]): row for row in written}
+        targets = own.keys() - {m.entity_id for _, m in group}
+        shared = [row_payload(own[entity_id]) for entity_id in targets]
+        done: dict[int, ItemResult] = {}
+        for (position, mutation), outcome in zip(group, outcomes, strict=False):
+            if outcome is None:
+                result = ItemResult(mutation.mutation_id, Outcome.APPLIED)
+                result.rows = [*shared, row_payload(own[mutation.entity_id])]
+            else:
+                result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(outcome))
+                result.rows = await self._current_rows(mutation)
+            self._record(run[position], mutation, result)
+            done[position] = result
+        return done
 
     async def _recorded(self, items: Sequence[Mapping[str, Any]]) -> dict[str, SyncMutation]:
         """Outcomes already stored for this batch's mutation ids, in one query."""
@@ -292,6 +380,11 @@ class Hub:
             result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(exc))
         if not result.rows:
             result.rows = await self._current_rows(mutation)
+        self._record(raw, mutation, result)
+        return result
+
+    def _record(self, raw: Mapping[str, Any], mutation: Mutation, result: ItemResult) -> None:
+        """Keep the final outcome under the mutation id, so a resend is a duplicate."""
         stored = SyncMutation(
             mutation_id=uuid.UUID(mutation.mutation_id),
             node_id=self.node_id,
@@ -303,7 +396,6 @@ class Hub:
         )
         self._new_outcomes.append(stored)
         self._done[mutation.mutation_id] = stored
-        return result
 
     async def _apply(self, mutation: Mutation) -> ItemResult:
         spec = registry.entity(mutation.entity_type)

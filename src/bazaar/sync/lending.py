@@ -36,6 +36,7 @@ from bazaar.sync.errors import CommandNotAllowed, OutOfScope
 from bazaar.sync.hub import known_absent
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
+    CommandBatch,
     LocalChange,
     Mutation,
     SyncEntity,
@@ -149,23 +150,42 @@ async def _submit(*, session: AsyncSession, principal: Principal, mutation: Muta
         )
 
 
+def _payment_of(mutation: Mutation) -> PaymentCreate:
+    data = mutation.changes
+    return PaymentCreate.model_validate(
+        {k: data.get(k) for k in ("loan_id", "amount", "paid_on", "method", "reference", "notes")}
+    )
+
+
 async def _repayment(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
     payment_id = uuid.UUID(mutation.entity_id)
     stored = not known_absent(session, "payment", payment_id)
     if stored and await session.get(Payment, payment_id) is not None:
         return  # the same command id came by another mutation: applied once
-    data = mutation.changes
     await repayments.record_payment(
-        session=session,
-        principal=principal,
-        data=PaymentCreate.model_validate(
-            {
-                k: data.get(k)
-                for k in ("loan_id", "amount", "paid_on", "method", "reference", "notes")
-            }
-        ),
-        payment_id=payment_id,
+        session=session, principal=principal, data=_payment_of(mutation), payment_id=payment_id
     )
+
+
+def _collection_key(session: AsyncSession, mutation: Mutation) -> uuid.UUID | None:
+    # Only payments the push knows are new: one stored already is answered by _repayment.
+    if not known_absent(session, "payment", uuid.UUID(mutation.entity_id)):
+        return None
+    try:
+        return _payment_of(mutation).loan_id
+    except ValueError:
+        return None  # _repayment rejects it with the reason
+
+
+async def _collections(
+    *, session: AsyncSession, principal: Principal, mutations: list[Mutation]
+) -> list[Exception | None]:
+    """A node's repayments of one loan, through lending's batch of the same rules."""
+    payments = [(uuid.UUID(m.entity_id), _payment_of(m)) for m in mutations]
+    outcomes = await repayments.record_payments(
+        session=session, principal=principal, loan_id=payments[0][1].loan_id, payments=payments
+    )
+    return [outcome if isinstance(outcome, Exception) else None for outcome in outcomes]
 
 
 async def _reversal(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
@@ -314,7 +334,9 @@ def register_lending() -> None:
         )
     )
     register_command(LoanCommand.SUBMIT.value, _submit)
-    register_command("repayment", _repayment)
+    register_command(
+        "repayment", _repayment, batch=CommandBatch(key=_collection_key, apply=_collections)
+    )
     register_command("reversal", _reversal)
 
 

@@ -7,7 +7,7 @@ the domain carries sync code.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,21 @@ raises an AppError to reject the command with its message as the reason."""
 
 
 @dataclass(frozen=True)
+class CommandBatch:
+    """How several commands of one kind on one target apply together, as the handler would
+    apply them one after another, but in one round of reads and writes."""
+
+    key: Callable[..., Hashable | None]
+    """`key(session, mutation)`: the target (e.g. a loan id) a command groups by; None: it
+    applies on its own."""
+    apply: Callable[..., Awaitable[list[Exception | None]]]
+    """`async def apply(*, session, principal, mutations)` -> one outcome per command taken,
+    in order: None (applied) or the AppError that rejects it. It may take only a prefix; the
+    rest apply one by one. Any exception it raises undoes the whole group, which then applies
+    one by one."""
+
+
+@dataclass(frozen=True)
 class SyncEntity:
     entity_type: str
     model: type[Any]
@@ -78,6 +93,7 @@ class SyncEntity:
 _ENTITIES: dict[str, SyncEntity] = {}
 _BY_MODEL: dict[type[Any], SyncEntity] = {}
 _COMMANDS: dict[str, CommandHandler] = {}
+_BATCHES: dict[str, CommandBatch] = {}
 
 
 def register(entity: SyncEntity) -> None:
@@ -85,8 +101,12 @@ def register(entity: SyncEntity) -> None:
     _BY_MODEL[entity.model] = entity
 
 
-def register_command(name: str, handler: CommandHandler) -> None:
+def register_command(
+    name: str, handler: CommandHandler, *, batch: CommandBatch | None = None
+) -> None:
     _COMMANDS[name] = handler
+    if batch is not None:
+        _BATCHES[name] = batch
 
 
 def entity(entity_type: str) -> SyncEntity | None:
@@ -103,3 +123,7 @@ def entities() -> list[SyncEntity]:
 
 def command(name: str) -> CommandHandler | None:
     return _COMMANDS.get(name)
+
+
+def command_batch(name: str) -> CommandBatch | None:
+    return _BATCHES.get(name)
