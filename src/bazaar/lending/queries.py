@@ -32,14 +32,14 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.lending import rules
 from bazaar.lending.errors import LoanNotFound
-from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
-from bazaar.lending.repayments import (
+from bazaar.lending.ledger import (
     AnyRow,
     installment_rows,
     payment_rows,
     records_of,
     schedule_of,
 )
+from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import Bucket, LoanStatus
 from bazaar.lending.schemas import DashboardStats, DelinquencyRead, LoanRead
 from bazaar.lending.scope import customers_visible, loans_visible, loans_visible_to

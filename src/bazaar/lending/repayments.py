@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
@@ -30,6 +30,15 @@ from bazaar.lending.errors import (
     PaymentExceedsPayoff,
     PaymentNotFound,
 )
+from bazaar.lending.ledger import (
+    REVERSED,
+    AnyRow,
+    installment_rows,
+    payment_rows,
+    records_of,
+    schedule_of,
+    states_of,
+)
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
 from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
@@ -40,21 +49,6 @@ from bazaar.lending.service import (
     today,
 )
 from bazaar.money import ZERO
-
-AnyRow = Row[*tuple[Any, ...]]
-
-_INSTALLMENT_COLUMNS = (
-    Installment.id,
-    Installment.number,
-    Installment.starts_on,
-    Installment.due_date,
-    Installment.principal,
-    Installment.interest,
-    Installment.principal_paid,
-    Installment.interest_paid,
-    Installment.interest_waived,
-)
-_reversed = PaymentReversal.id.is_not(None).label("reversed")
 
 
 def _latest_live_payment(column: Any) -> Any:
@@ -75,66 +69,9 @@ _LATEST_PAYMENT_ID = _latest_live_payment(Payment.id)
 _PAYMENT_FIELDS = [name for name in PaymentRead.model_fields if hasattr(Payment, name)]
 _PAYMENT_READ_COLUMNS = (
     *(getattr(Payment, name) for name in _PAYMENT_FIELDS),
-    _reversed,
+    REVERSED,
     PaymentReversal.reason.label("reversal_reason"),
 )
-
-
-async def installment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
-    query = select(*_INSTALLMENT_COLUMNS).where(Installment.loan_id == loan_id)
-    return (await session.execute(query.order_by(Installment.number))).all()
-
-
-def schedule_of(rows: Sequence[AnyRow]) -> list[rules.ScheduledInstallment]:
-    return [
-        rules.ScheduledInstallment(
-            number=r.number,
-            starts_on=r.starts_on,
-            due_date=r.due_date,
-            principal=r.principal,
-            interest=r.interest,
-        )
-        for r in rows
-    ]
-
-
-def states_of(rows: Sequence[AnyRow]) -> list[rules.InstallmentState]:
-    return [
-        rules.InstallmentState(
-            number=r.number,
-            starts_on=r.starts_on,
-            due_date=r.due_date,
-            principal=r.principal,
-            interest=r.interest,
-            principal_paid=r.principal_paid,
-            interest_paid=r.interest_paid,
-            interest_waived=r.interest_waived,
-        )
-        for r in rows
-    ]
-
-
-async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
-    query = (
-        select(
-            Payment.id,
-            Payment.paid_on,
-            Payment.amount,
-            Payment.principal_part,
-            Payment.interest_part,
-            _reversed,
-        )
-        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-        .where(Payment.loan_id == loan_id)
-    )
-    return (await session.execute(query)).all()
-
-
-def records_of(rows: Sequence[AnyRow]) -> list[rules.PaymentRecord]:
-    return [
-        rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed)
-        for r in rows
-    ]
 
 
 async def _save_allocation(

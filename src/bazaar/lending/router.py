@@ -30,8 +30,8 @@ from bazaar.lending.errors import (
     PaymentNotFound,
     StaleVersion,
 )
+from bazaar.lending.ledger import installment_rows
 from bazaar.lending.models import Customer
-from bazaar.lending.repayments import installment_rows
 from bazaar.lending.rules import Bucket, LoanCommand, LoanStatus
 from bazaar.lending.schemas import (
     CustomerCreate,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.lending import repayments, rules
+from bazaar.lending import ledger, repayments, rules
 from bazaar.lending.errors import LoanNotEditable
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanCommand, LoanStatus
@@ -243,7 +243,7 @@ async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UU
     moved: list[dict[str, Any]] = []
     for loan in loans:
         schedule = rules.generate_schedule(terms_of(cast(Loan, loan)))
-        allocation = rules.allocate(schedule, repayments.records_of(payments[loan.id]))
+        allocation = rules.allocate(schedule, ledger.records_of(payments[loan.id]))
         # A reversed payment pays nothing any more; the others as the replay says.
         parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
         for payment in payments[loan.id]:
