@@ -6,8 +6,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Message, Receive, Scope, Send
 
 from bazaar.errors import ConflictError, RateLimitedError, error_responses
+from bazaar.main import create_app
+from bazaar.middleware import TrustedHostMiddleware
+from tests.backends import Backend
 
 
 class Widget(BaseModel):
@@ -143,3 +147,46 @@ async def test_error_responses_documented_in_openapi(
     responses = schema["paths"]["/widgets"]["post"]["responses"]
     assert "widget_jammed" in responses["409"]["description"]
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
+
+
+async def test_an_untrusted_host_is_400_in_the_error_body(backend: Backend) -> None:
+    settings = backend.settings(trusted_hosts=["api.example.com", "*.example.org"])
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            served = [
+                (await http.get("/health", headers={"Host": host})).status_code
+                for host in ("api.example.com", "API.example.com:8443", "eu.example.org")
+            ]
+            refused = [
+                await http.get("/health", headers={"Host": host})
+                for host in ("example.org", "evil.com", "api.example.com.evil.com", "")
+            ]
+
+    assert served == [200, 200, 200]
+    for answer in refused:
+        assert_error(answer, 400, "invalid_host")
+
+
+async def test_a_socket_from_an_untrusted_host_is_closed_at_the_handshake() -> None:
+    reached: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["type"])
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    guard = TrustedHostMiddleware(app, ["api.example.com"])
+    for host in (b"evil.com", b"api.example.com"):
+        scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", host)]}
+        await guard(scope, receive, send)
+
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == ["websocket"]

@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bazaar import __version__
 from bazaar.api import api_router
 from bazaar.config import Settings, get_settings
 from bazaar.errors import install_error_handlers
 from bazaar.jobs import registered_jobs  # noqa: F401 - every domain's jobs, as in the worker
-from bazaar.middleware import BodySizeLimitMiddleware
+from bazaar.middleware import BodySizeLimitMiddleware, TrustedHostMiddleware
 from bazaar.models import Base  # noqa: F401 - every domain's mappers, before the first request
 from bazaar.observability import health, metrics
 from bazaar.observability.logging import configure_logging
