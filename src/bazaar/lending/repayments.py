@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import BindParameter, Select, Table, Uuid, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
 from bazaar.db import new_id
 from bazaar.errors import AppError
 from bazaar.events import Event, record_event
@@ -42,7 +44,7 @@ from bazaar.lending.ledger import (
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
 from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
-from bazaar.lending.scope import loans_visible
+from bazaar.lending.scope import loans_visible, loans_visible_to
 from bazaar.lending.service import (
     record_status_change,
     routing_ids,
@@ -74,6 +76,17 @@ _PAYMENT_READ_COLUMNS = (
 )
 
 
+def _by_id(model: type[Any]) -> Any:
+    """An UPDATE of `model`'s table by id, for executemany; the key binds as `b_id`, since a
+    bind named like a column would be taken for the SET clause."""
+    table = cast(Table, model.__table__)
+    return update(table).where(table.c.id == bindparam("b_id"))
+
+
+_PAY_INSTALLMENTS = _by_id(Installment)
+_SHIFT_PAYMENTS = _by_id(Payment)
+
+
 async def _save_allocation(
     session: AsyncSession,
     *,
@@ -99,7 +112,7 @@ async def _save_allocation(
         loan.status, loan.closed_on = LoanStatus.DISBURSED, None
     moved = [
         {
-            "id": row.id,
+            "b_id": row.id,
             "principal_paid": s.principal_paid,
             "interest_paid": s.interest_paid,
             "interest_waived": s.interest_waived,
@@ -109,7 +122,8 @@ async def _save_allocation(
         != (s.principal_paid, s.interest_paid, s.interest_waived)
     ]
     if moved:
-        await session.execute(update(Installment), moved)
+        # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
+        await session.execute(_PAY_INSTALLMENTS, moved)
     parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
     shifted = [
         {"b_id": row.id, "principal_part": principal_part, "interest_part": interest_part}
@@ -119,11 +133,7 @@ async def _save_allocation(
         if (row.principal_part, row.interest_part) != (principal_part, interest_part)
     ]
     if shifted:
-        table = cast(Table, Payment.__table__)
-        await session.execute(
-            update(table).where(table.c.id == bindparam("b_id")),
-            shifted,
-        )
+        await session.execute(_SHIFT_PAYMENTS, shifted)
     await session.flush()
     if loan.status is not old:
         await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)
@@ -138,7 +148,7 @@ async def record_payment(
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
     loan, owner, latest_paid_on, latest_id = await _locked_loan(
-        session, principal, data.loan_id, _LATEST_PAID_ON, _LATEST_PAYMENT_ID
+        session, principal, data.loan_id, with_latest=True
     )
     _check_payable(loan, data.paid_on)
     installments = await installment_rows(session, loan.id)
@@ -182,7 +192,7 @@ async def record_payments(
     every live one are taken: the answer stops before the first that does not (it needs a
     replay), and the caller records the rest one by one."""
     loan, owner, latest_paid_on, latest_id = await _locked_loan(
-        session, principal, loan_id, _LATEST_PAID_ON, _LATEST_PAYMENT_ID
+        session, principal, loan_id, with_latest=True
     )
     installments = await installment_rows(session, loan.id)
     states = states_of(installments)
@@ -276,18 +286,27 @@ def _received(
     return PaymentRead(**columns, reversed=False, reversal_reason=None)
 
 
-async def _locked_loan(
-    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *columns: Any
-) -> AnyRow:
-    """The loan, locked for its balance change, its borrower's user id (for events), and any
-    further `columns`."""
-    query = (
-        select(Loan, Customer.user_id, *columns)
+@cache
+def _lock(role: Role, with_latest: bool) -> Select[Any]:
+    """Built once per role (building it cost more than running it): `:loan_id`, `:user_id`."""
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
+    latest = (_LATEST_PAID_ON, _LATEST_PAYMENT_ID) if with_latest else ()
+    return (
+        select(Loan, Customer.user_id, *latest)
         .join(Customer, Customer.id == Loan.customer_id)
-        .where(Loan.id == loan_id, loans_visible(principal))
+        .where(Loan.id == bindparam("loan_id", type_=Uuid()), loans_visible_to(role, user_id))
         .with_for_update(of=Loan)
     )
-    found = (await session.execute(query)).one_or_none()
+
+
+async def _locked_loan(
+    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *, with_latest: bool = False
+) -> AnyRow:
+    """The loan, locked for its balance change, and its borrower's user id (for events);
+    `with_latest`: also the date and id of its live payment that sorts last."""
+    query = _lock(principal.role, with_latest)
+    params = {"loan_id": loan_id, "user_id": principal.user_id}
+    found: AnyRow | None = (await session.execute(query, params)).one_or_none()
     if found is None:
         raise LoanNotFound()
     return found
