@@ -288,3 +288,99 @@ async def test_deletes_follow_lending_rules(client: httpx.AsyncClient, login_as:
     ]
     still = await client.get(f"{API}/customers/{customer['id']}", headers=officer.headers)
     assert still.status_code == 200
+
+
+def new_application(officer: LoggedInUser, customer_id: str, **customer: Any) -> list[Any]:
+    """A customer made offline, an application for them and its submission, as a node's
+    outbox sends them."""
+    loan_id = str(uuid.uuid4())
+    terms = {
+        "id": loan_id,
+        "customer_id": customer_id,
+        "principal": "20000",
+        "annual_rate": "18",
+        "installments": 12,
+        "frequency": "monthly",
+        "interest_method": "declining_balance",
+        "amortization": "equal_installments",
+        "grace_on_principal": 0,
+        "expected_disbursement_date": wall_date(),
+    }
+    fields = {
+        "id": customer_id,
+        "full_name": "Kirana",
+        "phone": "+91 93333 00000",
+        "officer_id": str(officer.id),
+        **customer,
+    }
+    made = [
+        ("customer", customer_id, "insert", None, fields),
+        ("loan", loan_id, "insert", None, terms),
+        ("loan", loan_id, "update", "submit", {"status": "submitted"}),
+    ]
+    return [
+        {
+            "mutation_id": str(uuid.uuid4()),
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "op": op,
+            "command": command,
+            "hlc": now_hlc().encode(),
+            "changes": changes,
+        }
+        for entity_type, entity_id, op, command, changes in made
+    ]
+
+
+async def test_one_failing_item_among_new_applications_leaves_the_others_applied(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    first, bad, last = (str(uuid.uuid4()) for _ in range(3))
+    items = [
+        *new_application(officer, first),
+        *new_application(officer, bad, full_name=""),
+        *new_application(officer, last),
+    ]
+    results = await push(client, officer, items)
+    assert [(r["outcome"], r["retryable"]) for r in results] == [
+        *[("applied", False)] * 3,
+        ("rejected", False),  # the customer's name is required
+        ("rejected", True),  # its customer is not there
+        ("rejected", True),  # nor is its application
+        *[("applied", False)] * 3,
+    ]
+    # Each applied item answers with the rows it wrote, at the node's time of each edit.
+    for result, item in zip(results, items, strict=True):
+        if result["outcome"] == "applied":
+            assert item["entity_id"] in [row["entity_id"] for row in result["rows"]]
+    for customer_id, status in ((first, 200), (bad, 404), (last, 200)):
+        answer = await client.get(f"{API}/customers/{customer_id}", headers=officer.headers)
+        assert answer.status_code == status
+    loans = [items[1]["entity_id"], items[7]["entity_id"]]
+    for loan_id in loans:
+        loan = (await client.get(f"{API}/loans/{loan_id}", headers=officer.headers)).json()
+        assert loan["status"] == "submitted"
+    again = await push(client, officer, items)
+    assert [r["outcome"] for r in again] == [
+        *["duplicate"] * 4,
+        "rejected",
+        "rejected",
+        *["duplicate"] * 3,
+    ]
+
+
+async def test_a_row_the_hub_database_refuses_leaves_the_items_around_it_applied(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    first, second = (new_application(officer, str(uuid.uuid4())) for _ in range(2))
+    del first[1]["changes"]["frequency"]  # NOT NULL at the hub: refused at the flush
+    results = await push(client, officer, [*first[:2], second[0]])
+    assert [(r["outcome"], r["code"]) for r in results] == [
+        ("applied", None),
+        ("rejected", "integrity_error"),
+        ("applied", None),
+    ]
+    changes = (await pull(client, officer, node="laptop-2"))["changes"]
+    assert first[1]["entity_id"] not in [c["entity_id"] for c in changes]

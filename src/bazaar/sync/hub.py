@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from bazaar.auth.roles import Role
 from bazaar.config import ConfigurationError
 from bazaar.db import utcnow
 from bazaar.errors import AppError, NotFoundError
-from bazaar.sync import registry
+from bazaar.sync import capture, registry
 from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
 from bazaar.sync.codec import decode_row
 from bazaar.sync.errors import (
@@ -61,6 +62,22 @@ class ItemResult:
     """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
     retryable: bool = False
     """Rejected for now only (not recorded): the node sends it again after a backoff."""
+
+
+@asynccontextmanager
+async def _savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        # Capture holds a flush's writes from before_flush to after_flush; a flush that failed
+        # never reaches after_flush, and the next flush would log its rolled-back rows.
+        session.sync_session.info.pop(capture._PENDING_KEY, None)
+        raise
+
+
+class _Undone(Exception):
+    """An item of a stretch failed: the stretch's SAVEPOINT is rolled back."""
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
@@ -226,6 +243,7 @@ class Hub:
         """Every item in the order sent, except that a run of batchable commands (a node's
         repayments) applies as one group per target before that run's other items."""
         results: list[ItemResult] = []
+        stretch: list[Mapping[str, Any]] = []
         start = 0
         while start < len(items):
             kind = items[start].get("command")
@@ -234,11 +252,38 @@ class Hub:
             while end < len(items) and items[end].get("command") == kind:
                 end += 1
             if batch is None or end - start < 2:
-                results.append(await self._one(items[start]))
+                stretch.append(items[start])
                 start += 1
                 continue
+            results += await self._stretch(stretch)
+            stretch = []
             results += await self._run(batch, items[start:end])
             start = end
+        return results + await self._stretch(stretch)
+
+    async def _stretch(self, run: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Items one after another in one SAVEPOINT rather than one each (a SAVEPOINT costs
+        as much as a small insert). The first item that fails undoes the stretch: the items
+        before it apply together again, it applies alone, and the rest as a stretch."""
+        if len(run) < 2:
+            return [await self._one(raw) for raw in run]
+        outcomes, done = len(self._new_outcomes), dict(self._done)
+        absent = set(self.session.info[_ABSENT_KEY])
+        results: list[ItemResult] = []
+        try:
+            async with _savepoint(self.session):
+                for raw in run:
+                    results.append(await self._one(raw, alone=False))
+        except _Undone:
+            del self._new_outcomes[outcomes:]
+            self._done = done
+            self.session.info[_ABSENT_KEY] = absent
+            failed = len(results)
+            return [
+                *await self._stretch(run[:failed]),
+                await self._one(run[failed]),
+                *await self._stretch(run[failed + 1 :]),
+            ]
         return results
 
     async def _run(
@@ -277,7 +322,7 @@ class Hub:
         except ClockDriftError:
             return {}
         try:
-            async with self.session.begin_nested():
+            async with _savepoint(self.session):
                 with remote_origin(
                     self.session,
                     node_id=self.node_id,
@@ -342,7 +387,9 @@ class Hub:
             absent |= {(spec.entity_type, entity_id) for entity_id in ids - stored}
         return absent
 
-    async def _one(self, raw: Mapping[str, Any]) -> ItemResult:
+    async def _one(self, raw: Mapping[str, Any], *, alone: bool = True) -> ItemResult:
+        """Apply one item in its own SAVEPOINT; not `alone`, within the caller's, raising
+        `_Undone` instead of answering a failure."""
         try:
             mutation = parse(raw)
         except InvalidMutation as exc:
@@ -362,25 +409,38 @@ class Hub:
                 mutation.mutation_id, Outcome.REJECTED, str(exc), "clock_drift", retryable=True
             )
         try:
-            async with self.session.begin_nested():
-                with remote_origin(
-                    self.session, node_id=self.node_id, hlc=stamp, field_hlc=mutation.hlc
-                ) as written:
-                    result = await self._apply(mutation)
-                result.rows = [row_payload(row) for row in written]
-            self.session.info[_ABSENT_KEY].difference_update(
-                (row["entity_type"], row["entity_id"]) for row in written
-            )
+            if alone:
+                async with _savepoint(self.session):
+                    result = await self._written(mutation, stamp)
+            else:
+                result = await self._written(mutation, stamp)
         except (NotFoundError, StaleDataError) as exc:
+            if not alone:
+                raise _Undone from exc
             # Perhaps only early: the row may arrive, or settle, with a later push.
             reason = exc.message if isinstance(exc, AppError) else "the row changed meanwhile"
             code = exc.code if isinstance(exc, AppError) else "version_conflict"
             return ItemResult(mutation.mutation_id, Outcome.REJECTED, reason, code, retryable=True)
         except (AppError, IntegrityError, ValueError, TypeError, KeyError) as exc:
+            if not alone:
+                raise _Undone from exc
             result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(exc))
         if not result.rows:
             result.rows = await self._current_rows(mutation)
         self._record(raw, mutation, result)
+        return result
+
+    async def _written(self, mutation: Mutation, stamp: str) -> ItemResult:
+        with remote_origin(
+            self.session, node_id=self.node_id, hlc=stamp, field_hlc=mutation.hlc
+        ) as written:
+            result = await self._apply(mutation)
+            # Whatever the item left pending is its own, not the next item's in a stretch.
+            await self.session.flush()
+        result.rows = [row_payload(row) for row in written]
+        self.session.info[_ABSENT_KEY].difference_update(
+            (row["entity_type"], row["entity_id"]) for row in written
+        )
         return result
 
     def _record(self, raw: Mapping[str, Any], mutation: Mutation, result: ItemResult) -> None:
