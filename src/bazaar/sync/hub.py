@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -49,6 +49,7 @@ from bazaar.sync.policies import Policy, resolve
 from bazaar.sync.registry import Mutation, SyncEntity
 
 _ABSENT_KEY = "bazaar.sync.absent"
+_INSERTED_KEY = "bazaar.sync.inserted"
 
 
 @dataclass
@@ -208,6 +209,18 @@ def known_absent(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) 
     return absent is not None and (entity_type, entity_id) in absent
 
 
+def pushed_row(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) -> Any | None:
+    """The row as this push inserted it, while the session holds it current: a later item on
+    it (a loan for a new customer, a new application's submission) need not read it again,
+    nor lock it, since no other transaction can see it yet."""
+    row = session.info.get(_INSERTED_KEY, {}).get((entity_type, entity_id))
+    if row is None:
+        return None
+    state = inspect(row)
+    # Rolled back with its SAVEPOINT (detached), or expired by a rollback since: read it.
+    return row if state.persistent and not state.expired_attributes else None
+
+
 class Hub:
     """Applies pushes for one request; `context` is this process's sync identity."""
 
@@ -229,10 +242,11 @@ class Hub:
         await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
         self._done = await self._recorded(items)
         self.session.info[_ABSENT_KEY] = await self._absent(items)
+        self.session.info[_INSERTED_KEY] = {}
         try:
             results = await self._in_order(items)
         finally:
-            del self.session.info[_ABSENT_KEY]
+            del self.session.info[_ABSENT_KEY], self.session.info[_INSERTED_KEY]
         # Stored together at the end: one multi-row INSERT rather than one per item, in the
         # same transaction as the items themselves.
         self.session.add_all(self._new_outcomes)
@@ -499,6 +513,8 @@ class Hub:
         await ensure_in_scope(self.session, self.principal, spec, row)
         self.session.add(row)
         await self.session.flush()
+        # Held here too: the session's identity map would let it go once this returns.
+        self.session.info[_INSERTED_KEY][(spec.entity_type, row.id)] = row
 
     async def _merge(self, spec: SyncEntity, row: Any, mutation: Mutation) -> ItemResult:
         fields = synced_fields(spec.model)
