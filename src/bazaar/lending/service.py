@@ -251,8 +251,11 @@ def routing_ids(loan: Loan, customer_user_id: uuid.UUID | None) -> dict[str, Any
 
 
 async def customer_user_id(session: AsyncSession, loan: Loan) -> uuid.UUID | None:
-    query = select(Customer.user_id).where(Customer.id == loan.customer_id)
-    return (await session.execute(query)).scalar_one()
+    # Through the identity map: the customer is often loaded already (a sync push that
+    # created it, a service that read it), and then no query runs.
+    customer = await session.get(Customer, loan.customer_id)
+    assert customer is not None  # a loan's customer is never deleted from under it
+    return customer.user_id
 
 
 async def record_status_change(

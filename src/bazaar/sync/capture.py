@@ -135,6 +135,8 @@ def _diff(obj: object, fields: tuple[str, ...]) -> tuple[frozenset[str], dict[st
 
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    # What a flush the database refused left here was rolled back with it: never log it.
+    session.info.pop(_PENDING_KEY, None)
     pending: list[_Captured] = []
     for obj in session.new:
         if (spec := entity_for(obj)) is not None:
@@ -161,7 +163,7 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
         else:
             captured.obj.origin_node = context.node_id
             captured.obj.updated_hlc = context.clock.now().encode()
-    session.info.setdefault(_PENDING_KEY, []).extend(pending)
+    session.info[_PENDING_KEY] = pending
 
 
 def _serialize_writers(session: Session, connection: Connection) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ from bazaar.auth.roles import Role
 from bazaar.config import ConfigurationError
 from bazaar.db import utcnow
 from bazaar.errors import AppError, NotFoundError
-from bazaar.sync import capture, registry
+from bazaar.sync import registry
 from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
 from bazaar.sync.codec import decode_row
 from bazaar.sync.errors import (
@@ -63,18 +62,6 @@ class ItemResult:
     """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
     retryable: bool = False
     """Rejected for now only (not recorded): the node sends it again after a backoff."""
-
-
-@asynccontextmanager
-async def _savepoint(session: AsyncSession) -> AsyncIterator[None]:
-    try:
-        async with session.begin_nested():
-            yield
-    except BaseException:
-        # Capture holds a flush's writes from before_flush to after_flush; a flush that failed
-        # never reaches after_flush, and the next flush would log its rolled-back rows.
-        session.sync_session.info.pop(capture._PENDING_KEY, None)
-        raise
 
 
 class _Undone(Exception):
@@ -285,7 +272,7 @@ class Hub:
         absent = set(self.session.info[_ABSENT_KEY])
         results: list[ItemResult] = []
         try:
-            async with _savepoint(self.session):
+            async with self.session.begin_nested():
                 for raw in run:
                     results.append(await self._one(raw, alone=False))
         except _Undone:
@@ -336,7 +323,7 @@ class Hub:
         except ClockDriftError:
             return {}
         try:
-            async with _savepoint(self.session):
+            async with self.session.begin_nested():
                 with remote_origin(
                     self.session,
                     node_id=self.node_id,
@@ -424,7 +411,7 @@ class Hub:
             )
         try:
             if alone:
-                async with _savepoint(self.session):
+                async with self.session.begin_nested():
                     result = await self._written(mutation, stamp)
             else:
                 result = await self._written(mutation, stamp)
