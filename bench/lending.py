@@ -30,7 +30,7 @@ from bazaar.db import unit_of_work
 from bazaar.lending import service
 from bazaar.lending.schemas import CustomerCreate
 from bazaar.runtime import Runtime
-from bench.harness import BIN, free_port, load, report, start_server
+from bench.harness import BIN, Stats, free_port, load, report, start_server
 from bench.portfolio import PASSWORD, disbursed_loan, staff
 
 LOANS = 50
@@ -144,29 +144,16 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
         report(f"[{backend}] raw driver GET loan (auth)", raw_read, bare)
         read = load(f"{url}/api/v1/loans/{loan}", seconds=seconds, headers=auth)
         report(f"[{backend}] GET /api/v1/loans/{{id}} (auth)", read, raw_read)
-        raw_write = load(
-            f"{url}/bench/raw/payments/",
-            seconds=seconds,
-            method="POST",
-            headers=auth,
-            bodies=_payments(portfolio.raw_loans),
-        )
+
+        def pay(path: str, loans: list[str]) -> Stats:
+            bodies = _payments(loans)
+            return load(url + path, seconds=seconds, method="POST", headers=auth, bodies=bodies)
+
+        raw_write = pay("/bench/raw/payments/", portfolio.raw_loans)
         report(f"[{backend}] raw driver INSERT payment (auth)", raw_write)
-        raw_repayment = load(
-            f"{url}/bench/raw/repayments/",
-            seconds=seconds,
-            method="POST",
-            headers=auth,
-            bodies=_payments(portfolio.raw_repaid_loans),
-        )
+        raw_repayment = pay("/bench/raw/repayments/", portfolio.raw_repaid_loans)
         report(f"[{backend}] raw driver, a repayment's rows (auth)", raw_repayment, raw_write)
-        write = load(
-            f"{url}/api/v1/payments/",
-            seconds=seconds,
-            method="POST",
-            headers=auth,
-            bodies=_payments(portfolio.api_loans),
-        )
+        write = pay("/api/v1/payments/", portfolio.api_loans)
         report(f"[{backend}] POST /api/v1/payments/ (auth)", write, raw_write)
         report(f"[{backend}]   the same, against a repayment's rows", write, raw_repayment)
 

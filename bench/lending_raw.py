@@ -32,7 +32,7 @@ from bazaar.config import get_settings
 from bazaar.db import new_id
 from bazaar.lending import rules
 from bazaar.main import create_app
-from bazaar.money import CENT
+from bazaar.money import CENT, ZERO
 
 LOAN = """
 SELECT l.id, l.customer_id, l.officer_id, l.principal, l.currency, l.annual_rate,
@@ -276,8 +276,8 @@ class RawDriver:
         ]
         await run(PAY_INSTALLMENT, ["a", "b", "c", "d"], moved)
         balances = {
-            "principal_paid": sum((s.principal_paid for s in allocation.installments), CENT * 0),
-            "interest_paid": sum((s.interest_paid for s in allocation.installments), CENT * 0),
+            "principal_paid": sum((s.principal_paid for s in allocation.installments), ZERO),
+            "interest_paid": sum((s.interest_paid for s in allocation.installments), ZERO),
             "principal_outstanding": allocation.principal_outstanding,
             "interest_outstanding": allocation.interest_outstanding,
         }

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Integer, MetaData, String, Uuid, event
+from sqlalchemy import Integer, MetaData, String, Table, Update, Uuid, bindparam, event, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -52,6 +52,17 @@ def new_id() -> uuid.UUID:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+ROW_KEY = "row_key"
+"""The bind name of the primary key in `update_by_key` parameter sets: a bind named like a
+column would be taken for that column's SET value."""
+
+
+def update_by_key(table: Table) -> Update:
+    """An UPDATE of `table` by primary key, for executemany: each parameter set carries the key
+    as ROW_KEY and the values to set."""
+    return update(table).where(table.primary_key.columns[0] == bindparam(ROW_KEY))
 
 
 class Base(DeclarativeBase):

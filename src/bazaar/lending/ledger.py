@@ -5,14 +5,17 @@ through here."""
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.db import ROW_KEY, update_by_key
 from bazaar.lending import rules
 from bazaar.lending.models import Installment, Payment, PaymentReversal
+from bazaar.money import ZERO
 
 AnyRow = Row[*tuple[Any, ...]]
 
@@ -61,24 +64,49 @@ def states_of(rows: Sequence[AnyRow]) -> list[rules.InstallmentState]:
     ]
 
 
+_PAYMENTS = select(
+    Payment.loan_id,
+    Payment.id,
+    Payment.paid_on,
+    Payment.amount,
+    Payment.principal_part,
+    Payment.interest_part,
+    REVERSED,
+).outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+SET_PAYMENT_SPLITS = update_by_key(cast(Table, Payment.__table__))
+
+
 async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
-    query = (
-        select(
-            Payment.id,
-            Payment.paid_on,
-            Payment.amount,
-            Payment.principal_part,
-            Payment.interest_part,
-            REVERSED,
-        )
-        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-        .where(Payment.loan_id == loan_id)
-    )
-    return (await session.execute(query)).all()
+    return (await session.execute(_PAYMENTS.where(Payment.loan_id == loan_id))).all()
+
+
+async def payment_rows_of(
+    session: AsyncSession, loan_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AnyRow]]:
+    """`payment_rows` of several loans in one query, by loan."""
+    by_loan: dict[uuid.UUID, list[AnyRow]] = defaultdict(list)
+    if not loan_ids:
+        return by_loan
+    for row in await session.execute(_PAYMENTS.where(Payment.loan_id.in_(loan_ids))):
+        by_loan[row.loan_id].append(row)
+    return by_loan
 
 
 def records_of(rows: Sequence[AnyRow]) -> list[rules.PaymentRecord]:
     return [
         rules.PaymentRecord(id=r.id, paid_on=r.paid_on, amount=r.amount, reversed=r.reversed)
         for r in rows
+    ]
+
+
+def moved_splits(payments: Sequence[AnyRow], allocation: rules.Allocation) -> list[dict[str, Any]]:
+    """The payments whose principal and interest parts the allocation changes, as parameter
+    sets for SET_PAYMENT_SPLITS."""
+    parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
+    return [
+        {ROW_KEY: row.id, "principal_part": principal, "interest_part": interest}
+        for row in payments
+        # A reversed payment is out of the allocation: it no longer pays anything.
+        for principal, interest in [parts.get(row.id, (ZERO, ZERO))]
+        if (row.principal_part, row.interest_part) != (principal, interest)
     ]

@@ -15,12 +15,12 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Select, Table, Uuid, bindparam, func, select, update
+from sqlalchemy import BindParameter, Select, Table, Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import new_id
+from bazaar.db import ROW_KEY, new_id, update_by_key
 from bazaar.errors import AppError
 from bazaar.events import Event, record_event
 from bazaar.lending import rules
@@ -34,8 +34,10 @@ from bazaar.lending.errors import (
 )
 from bazaar.lending.ledger import (
     REVERSED,
+    SET_PAYMENT_SPLITS,
     AnyRow,
     installment_rows,
+    moved_splits,
     payment_rows,
     records_of,
     schedule_of,
@@ -76,15 +78,7 @@ _PAYMENT_READ_COLUMNS = (
 )
 
 
-def _by_id(model: type[Any]) -> Any:
-    """An UPDATE of `model`'s table by id, for executemany; the key binds as `b_id`, since a
-    bind named like a column would be taken for the SET clause."""
-    table = cast(Table, model.__table__)
-    return update(table).where(table.c.id == bindparam("b_id"))
-
-
-_PAY_INSTALLMENTS = _by_id(Installment)
-_SHIFT_PAYMENTS = _by_id(Payment)
+_PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
 
 
 async def _save_allocation(
@@ -112,7 +106,7 @@ async def _save_allocation(
         loan.status, loan.closed_on = LoanStatus.DISBURSED, None
     moved = [
         {
-            "b_id": row.id,
+            ROW_KEY: row.id,
             "principal_paid": s.principal_paid,
             "interest_paid": s.interest_paid,
             "interest_waived": s.interest_waived,
@@ -124,16 +118,9 @@ async def _save_allocation(
     if moved:
         # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
         await session.execute(_PAY_INSTALLMENTS, moved)
-    parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
-    shifted = [
-        {"b_id": row.id, "principal_part": principal_part, "interest_part": interest_part}
-        for row in payments
-        # A reversed payment is out of the allocation: it no longer pays anything.
-        for principal_part, interest_part in [parts.get(row.id, (ZERO, ZERO))]
-        if (row.principal_part, row.interest_part) != (principal_part, interest_part)
-    ]
+    shifted = moved_splits(payments, allocation)
     if shifted:
-        await session.execute(_SHIFT_PAYMENTS, shifted)
+        await session.execute(SET_PAYMENT_SPLITS, shifted)
     await session.flush()
     if loan.status is not old:
         await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)

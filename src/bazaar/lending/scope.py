@@ -43,3 +43,13 @@ def loans_visible_to(role: Role, user_id: UserId) -> ColumnElement[bool]:
         own = select(Customer.id).where(Customer.user_id == user_id)
         return live & Loan.customer_id.in_(own.scalar_subquery())
     return false()
+
+
+def shown_to(principal: Principal, row: Customer | Loan) -> bool:
+    """For a row already loaded, whether the filters above surely show it to `principal`:
+    their admin and officer cases. False also when unsure (a borrower's rows), so that the
+    caller asks the database."""
+    mine = principal.role is Role.ADMIN or (
+        principal.role is Role.OFFICER and row.officer_id == principal.user_id
+    )
+    return mine and row.deleted_at is None

@@ -8,11 +8,10 @@ allocation from the loan and payment rows the hub sent.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
@@ -22,6 +21,7 @@ from bazaar.lending.errors import LoanNotEditable
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
+from bazaar.lending.scope import shown_to
 from bazaar.lending.service import (
     delete_customer,
     delete_loan,
@@ -31,7 +31,6 @@ from bazaar.lending.service import (
     terms_of,
     transition,
 )
-from bazaar.money import ZERO
 from bazaar.sync.errors import CommandNotAllowed, OutOfScope
 from bazaar.sync.hub import known_absent, pushed_row
 from bazaar.sync.policies import Policy
@@ -64,20 +63,6 @@ CUSTOMER_FIELDS = frozenset(
     {"full_name", "phone", "email", "national_id", "business_name", "address", "deleted_at"}
 )
 SCHEDULED = (LoanStatus.APPROVED, LoanStatus.DISBURSED, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF)
-# What a rebuild reads of the loans' payments, and how it corrects their splits (executemany;
-# the key's bind name must not be a column's, which the SET clause takes).
-_PAYMENTS = select(
-    Payment.loan_id,
-    Payment.id,
-    Payment.paid_on,
-    Payment.amount,
-    Payment.principal_part,
-    Payment.interest_part,
-    PaymentReversal.id.is_not(None).label("reversed"),
-).outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-_PAYMENT_ID = "payment_key"
-_PAYMENT_TABLE = cast(Table, Payment.__table__)
-_SET_PARTS = update(_PAYMENT_TABLE).where(_PAYMENT_TABLE.c.id == bindparam(_PAYMENT_ID))
 
 
 async def _validate_customer(
@@ -103,7 +88,7 @@ async def _validate_loan(
         for name in set(values) - LOAN_CREATED_BY_NODE:
             del values[name]
         customer = pushed_row(session, "customer", values["customer_id"])
-        if customer is None or not _sees(principal, customer):
+        if customer is None or not shown_to(principal, customer):
             customer = await get_customer(
                 session=session, principal=principal, customer_id=values["customer_id"]
             )
@@ -142,17 +127,10 @@ def _on_insert(name: str) -> Any:
     return commands
 
 
-def _sees(principal: Principal, row: Customer | Loan) -> bool:
-    """Whether lending's scope surely shows the row to the node's officer (or admin); when not,
-    lending's own lookup answers."""
-    mine = principal.role is Role.ADMIN or row.officer_id == principal.user_id
-    return mine and row.deleted_at is None
-
-
 async def _submit(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
     loan_id = uuid.UUID(mutation.entity_id)
     loan = pushed_row(session, "loan", loan_id)
-    if loan is None or not _sees(principal, loan):
+    if loan is None or not shown_to(principal, loan):
         loan = await get_loan(session=session, principal=principal, loan_id=loan_id, lock=True)
     if loan.status is not LoanStatus.SUBMITTED:
         await transition(
@@ -242,30 +220,13 @@ async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UU
             select(*Loan.__table__.c).where(Loan.id.in_(ids), Loan.status.in_(SCHEDULED))
         )
     ).all()
-    payments: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    if loans:
-        stored = await session.execute(
-            _PAYMENTS.where(Payment.loan_id.in_([loan.id for loan in loans]))
-        )
-        for row in stored:
-            payments[row.loan_id].append(row)
+    payments = await ledger.payment_rows_of(session, [loan.id for loan in loans])
     installments: list[dict[str, Any]] = []
     moved: list[dict[str, Any]] = []
     for loan in loans:
         schedule = rules.generate_schedule(terms_of(cast(Loan, loan)))
         allocation = rules.allocate(schedule, ledger.records_of(payments[loan.id]))
-        # A reversed payment pays nothing any more; the others as the replay says.
-        parts = {p.payment_id: (p.principal, p.interest) for p in allocation.payments}
-        for payment in payments[loan.id]:
-            principal, interest = parts.get(payment.id, (ZERO, ZERO))
-            if (payment.principal_part, payment.interest_part) != (principal, interest):
-                moved.append(
-                    {
-                        _PAYMENT_ID: payment.id,
-                        "principal_part": principal,
-                        "interest_part": interest,
-                    }
-                )
+        moved += ledger.moved_splits(payments[loan.id], allocation)
         installments += [
             {
                 "loan_id": loan.id,
@@ -281,7 +242,7 @@ async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UU
             for s in allocation.installments
         ]
     if moved:
-        await session.execute(_SET_PARTS, moved)
+        await session.execute(ledger.SET_PAYMENT_SPLITS, moved)
     if installments:
         await session.execute(insert(Installment), installments)
 

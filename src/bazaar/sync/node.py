@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, delete, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bazaar.db import Base, utcnow
+from bazaar.db import ROW_KEY, Base, update_by_key, utcnow
 from bazaar.sync import registry
 from bazaar.sync.backoff import next_attempt_at
 from bazaar.sync.capture import SyncContext
@@ -27,8 +27,6 @@ from bazaar.sync.hlc import HLC
 from bazaar.sync.models import ItemStatus, Outcome, SyncItem
 
 OPEN = (ItemStatus.PENDING, ItemStatus.SYNCING)
-# The bind name of a row's key in a batched UPDATE (a column's own name belongs to its SET).
-_ID = "_hub_row_id"
 
 
 async def due_items(*, session: AsyncSession, limit: int, now: datetime) -> Sequence[SyncItem]:
@@ -188,7 +186,7 @@ class _Batch:
             return
         values = _column_values(model, entity_id, row)
         if exists:
-            values[_ID] = values.pop(_key(table).key)
+            values[ROW_KEY] = values.pop(_key(table).key)
             self._updates[(table, frozenset(values))].append(values)
         else:
             self._inserts[(table, frozenset(values))].append(values)
@@ -199,7 +197,7 @@ class _Batch:
             await session.execute(insert(table), params)
         for (table, _), params in sorted(self._updates.items(), key=lambda kv: order[kv[0][0]]):
             # No SET clause here: the parameter sets supply it, as executemany wants.
-            await session.execute(update(table).where(_key(table) == bindparam(_ID)), params)
+            await session.execute(update_by_key(table), params)
         for table, ids in sorted(self._deletes.items(), key=lambda kv: -order[kv[0]]):
             await session.execute(delete(table).where(_key(table).in_(ids)))
 
