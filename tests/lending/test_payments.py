@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
+from fastapi import FastAPI
+from sqlalchemy import select
 from tests.auth_fixtures import LoginAs
 from tests.lending.conftest import API, Lending, days_ago, today
 
+from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
+from bazaar.db import unit_of_work
 from bazaar.events import Event
+from bazaar.lending import repayments, service
+from bazaar.lending.models import PaymentMethod
+from bazaar.lending.schemas import PaymentCreate
+from bazaar.sync.models import ChangeLog
 
 
 async def test_payment_pays_interest_then_principal_of_the_oldest_installment(
@@ -260,3 +270,68 @@ async def test_concurrent_payments_on_one_loan_all_count(lending: Lending) -> No
     assert [a.status_code for a in answers] == [201] * 20
     assert after["interest_paid"] == "120.00"
     assert after["principal_paid"] == "80.00"
+
+
+async def _changes_of(app: FastAPI, entity_id: str) -> list[ChangeLog]:
+    async with app.state.db.sessionmaker() as session:
+        query = select(ChangeLog).where(ChangeLog.entity_id == uuid.UUID(entity_id))
+        return list((await session.scalars(query.order_by(ChangeLog.seq))).all())
+
+
+async def test_every_payment_reaches_the_change_log_as_it_is_stored(
+    lending: Lending, app: FastAPI
+) -> None:
+    """The payment that comes last in date order is written without the ORM, the backdated one
+    through it: field nodes must get the same account of both."""
+    loan = await lending.disbursed(disbursed_days_ago=60)
+    paid = []
+    for amount, paid_on in (("700.00", days_ago(5)), ("300.00", days_ago(20))):
+        answer = await lending.pay(loan["id"], amount, paid_on)
+        assert answer.status_code == 201, answer.text
+        [change] = await _changes_of(app, answer.json()["id"])
+        paid.append((answer.json(), change))
+    for payment, change in paid:
+        assert (change.op, change.version, change.owner_id) == ("insert", 1, lending.officer.id)
+        assert change.data is not None
+        assert change.data["paid_on"] == payment["paid_on"]
+        assert Decimal(change.data["amount"]) == Decimal(payment["amount"])
+        assert Decimal(change.data["interest_part"]) == Decimal(payment["interest_part"])
+        assert set(change.fields) == set(change.data)
+    assert set(paid[0][1].data or {}) == set(paid[1][1].data or {})
+
+    *_, by_first, by_backdated = [c for c in await _changes_of(app, loan["id"]) if c.op == "update"]
+    after = await lending.get_loan(loan["id"])
+    assert (by_first.version, by_backdated.version) == (after["version"] - 1, after["version"])
+    assert by_first.owner_id == by_backdated.owner_id == lending.officer.id
+    assert by_backdated.data is not None
+    assert by_first.data is not None
+    for name in ("principal_paid", "interest_paid"):
+        assert Decimal(by_backdated.data[name]) == Decimal(after[name])
+    assert set(by_first.data) == set(by_backdated.data)
+    # Only what a payment moved is clocked as changed; the terms are not.
+    assert {"interest_outstanding", "interest_paid"} <= set(by_first.fields)
+    assert not {"principal", "annual_rate", "status"} & set(by_first.fields)
+
+
+async def test_a_payment_updates_the_loan_a_transaction_already_holds(
+    lending: Lending, app: FastAPI
+) -> None:
+    """A sync push edits a loan and then records its payment in one transaction: the loan object
+    it holds must show the payment, and its next write must not undo it."""
+    loan = await lending.disbursed(disbursed_days_ago=40)
+    principal = Principal(user_id=lending.officer.id, role=Role.OFFICER)
+    async with unit_of_work(app.state.db, app.state.events) as session:
+        held = await service.get_loan(
+            session=session, principal=principal, loan_id=uuid.UUID(loan["id"])
+        )
+        data = PaymentCreate(
+            loan_id=held.id, amount=Decimal("100.00"), paid_on=today(), method=PaymentMethod.CASH
+        )
+        await repayments.record_payment(session=session, principal=principal, data=data)
+        assert held.interest_paid == Decimal("100.00")
+        assert held.version == loan["version"] + 1
+        held.purpose = "Stock for the festival season"
+        await session.flush()
+    after = await lending.get_loan(loan["id"])
+    assert Decimal(after["interest_paid"]) == Decimal("100.00")
+    assert after["purpose"] == "Stock for the festival season"
