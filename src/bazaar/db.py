@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.util import await_only
 from uuid6 import uuid7
 
+from bazaar import sqlite_driver
 from bazaar.config import Settings
 from bazaar.sqltypes import UTCDateTime
 
@@ -146,6 +147,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
             settings.database_url,
+            module=sqlite_driver.dbapi(),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
