@@ -115,12 +115,15 @@ async def _save_allocation(
         if (row.principal_paid, row.interest_paid, row.interest_waived)
         != (s.principal_paid, s.interest_paid, s.interest_waived)
     ]
-    if moved:
-        # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
-        await session.execute(_PAY_INSTALLMENTS, moved)
-    shifted = moved_splits(payments, allocation)
-    if shifted:
-        await session.execute(SET_PAYMENT_SPLITS, shifted)
+    # The flush comes last: on PostgreSQL its change-log append takes the lock that orders every
+    # writer's appends until commit, and nothing more should run while it is held.
+    with session.no_autoflush:
+        if moved:
+            # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
+            await session.execute(_PAY_INSTALLMENTS, moved)
+        shifted = moved_splits(payments, allocation)
+        if shifted:
+            await session.execute(SET_PAYMENT_SPLITS, shifted)
     await session.flush()
     if loan.status is not old:
         await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
@@ -32,9 +32,6 @@ CONTEXT_KEY = "bazaar.sync.context"
 _REMOTE_KEY = "bazaar.sync.remote"
 _CAPTURED_KEY = "bazaar.sync.captured"
 _PENDING_KEY = "bazaar.sync.pending"
-_LOCKED_KEY = "bazaar.sync.locked"
-# Any constant works; it only has to be the same in every process writing the change log.
-_CHANGE_LOG_LOCK = 0x62617A61
 
 
 @dataclass
@@ -166,19 +163,6 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
     session.info[_PENDING_KEY] = pending
 
 
-def _serialize_writers(session: Session, connection: Connection) -> None:
-    """PostgreSQL: hold one transaction-scoped lock while appending to the change log, so
-    sequence numbers become visible in commit order and a pull cursor never skips a row
-    committed late. SQLite has a single writer already."""
-    if connection.dialect.name != "postgresql":
-        return
-    transaction = session.get_transaction()
-    if session.info.get(_LOCKED_KEY) is transaction:
-        return
-    connection.execute(select(func.pg_advisory_xact_lock(_CHANGE_LOG_LOCK)))
-    session.info[_LOCKED_KEY] = transaction
-
-
 def _owner(captured: _Captured, connection: Connection, known: dict[Any, Any]) -> Any:
     spec = captured.spec
     if spec.owner_column is not None:
@@ -221,8 +205,9 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     pending: list[_Captured] = session.info.pop(_PENDING_KEY, [])
     if not pending:
         return
+    # On PostgreSQL the INSERT below takes the lock that orders the change log's writers
+    # (a statement trigger, migration 0005): sequence numbers become visible in commit order.
     connection = session.connection()
-    _serialize_writers(session, connection)
     context = context_of(session)
     remote = session.info.get(_REMOTE_KEY)
     captured_rows = session.info.get(_CAPTURED_KEY)
