@@ -3,7 +3,8 @@
 A change to a loan's payments replays all of them against the schedule (rules.allocate), in the
 same transaction, under a lock on the loan row; only the rows whose figures moved are written.
 The common case, a payment that sorts after every live one, is added to the installments as they
-stand (rules.allocate_next), which gives the same figures without reading the loan's payments.
+stand (rules.allocate_next), which gives the same figures without reading the loan's payments,
+and is written with Core statements (appends.py) unless it closes the loan.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BindParameter, Select, Table, Uuid, bindparam, func, select
+from sqlalchemy import BindParameter, Select, Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import ROW_KEY, new_id, update_by_key
+from bazaar.db import new_id, utcnow
 from bazaar.errors import AppError
 from bazaar.events import Event, record_event
-from bazaar.lending import rules
+from bazaar.lending import appends, rules
 from bazaar.lending.errors import (
     InvalidPayment,
     LoanNotActive,
@@ -43,7 +44,7 @@ from bazaar.lending.ledger import (
     schedule_of,
     states_of,
 )
-from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
+from bazaar.lending.models import Customer, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
 from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
 from bazaar.lending.scope import loans_visible, loans_visible_to
@@ -52,7 +53,6 @@ from bazaar.lending.service import (
     routing_ids,
     today,
 )
-from bazaar.money import ZERO
 
 
 def _latest_live_payment(column: Any) -> Any:
@@ -78,55 +78,60 @@ _PAYMENT_READ_COLUMNS = (
 )
 
 
-_PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
-
-
 async def _save_allocation(
     session: AsyncSession,
-    *,
     loan: Loan,
     principal: Principal,
     installments: Sequence[AnyRow],
     payments: Sequence[AnyRow],
     allocation: rules.Allocation,
 ) -> None:
-    """Write the allocation. The loan's new figures are set first, so that the new payment or
-    reversal and the loan update go out in one flush (and one batch of change-log rows)."""
-    loan.principal_outstanding = allocation.principal_outstanding
-    loan.interest_outstanding = allocation.interest_outstanding
-    loan.principal_paid = sum((s.principal_paid for s in allocation.installments), ZERO)
-    loan.interest_paid = sum((s.interest_paid for s in allocation.installments), ZERO)
-    loan.oldest_unpaid_due = next(
-        (s.due_date for s in allocation.installments if s.unpaid > 0), None
-    )
+    """Write the allocation through the ORM. The loan's new figures are set first, so that a new
+    payment or reversal and the loan update go out in one flush (and one batch of change-log
+    rows)."""
+    for name, value in appends.balances(allocation).items():
+        setattr(loan, name, value)
     old = loan.status
     if allocation.closed_on is not None and old is LoanStatus.DISBURSED:
         loan.status, loan.closed_on = LoanStatus.CLOSED, allocation.closed_on
     elif allocation.closed_on is None and old is LoanStatus.CLOSED:
         loan.status, loan.closed_on = LoanStatus.DISBURSED, None
-    moved = [
-        {
-            ROW_KEY: row.id,
-            "principal_paid": s.principal_paid,
-            "interest_paid": s.interest_paid,
-            "interest_waived": s.interest_waived,
-        }
-        for row, s in zip(installments, allocation.installments, strict=True)
-        if (row.principal_paid, row.interest_paid, row.interest_waived)
-        != (s.principal_paid, s.interest_paid, s.interest_waived)
-    ]
     # The flush comes last: on PostgreSQL its change-log append takes the lock that orders every
     # writer's appends until commit, and nothing more should run while it is held.
     with session.no_autoflush:
-        if moved:
-            # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
-            await session.execute(_PAY_INSTALLMENTS, moved)
+        await appends.pay_installments(session, installments, allocation)
         shifted = moved_splits(payments, allocation)
         if shifted:
             await session.execute(SET_PAYMENT_SPLITS, shifted)
     await session.flush()
     if loan.status is not old:
         await record_status_change(session=session, loan=loan, old=old, by=principal.user_id)
+
+
+async def _save(
+    session: AsyncSession,
+    *,
+    found: AnyRow,
+    principal: Principal,
+    installments: Sequence[AnyRow],
+    payments: Sequence[AnyRow],
+    allocation: rules.Allocation,
+    new: Sequence[dict[str, Any]],
+) -> None:
+    """Write the `new` payments and the allocation that took them. Core statements when they
+    only add to the loan's figures; the ORM when other payments' splits move (`payments`: a
+    replay), when the loan closes (a status change), or when the session already holds the loan
+    as an object (which must stay the one copy of it)."""
+    sync = session.sync_session
+    held = sync.identity_map.get(sync.identity_key(Loan, found.id)) is not None
+    if not payments and allocation.closed_on is None and not held:
+        await appends.append(
+            session, loan=found, installments=installments, payments=new, allocation=allocation
+        )
+        return
+    loan = await session.get_one(Loan, found.id)
+    session.add_all(Payment(**values) for values in new)
+    await _save_allocation(session, loan, principal, installments, payments, allocation)
 
 
 async def record_payment(
@@ -137,16 +142,15 @@ async def record_payment(
     payment_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
-    loan, owner, latest_paid_on, latest_id = await _locked_loan(
-        session, principal, data.loan_id, with_latest=True
-    )
+    loan = await _locked(session, principal, data.loan_id, entity=False)
     _check_payable(loan, data.paid_on)
     installments = await installment_rows(session, loan.id)
     candidate = rules.PaymentRecord(
         id=payment_id or new_id(), paid_on=data.paid_on, amount=data.amount
     )
     payments: Sequence[AnyRow] = ()
-    if latest_id is None or (candidate.paid_on, candidate.id) > (latest_paid_on, latest_id):
+    latest = loan.latest_paid_on, loan.latest_id
+    if loan.latest_id is None or (candidate.paid_on, candidate.id) > latest:
         allocation = rules.allocate_next(states_of(installments), candidate)
     else:
         payments = await payment_rows(session, loan.id)
@@ -156,16 +160,17 @@ async def record_payment(
         quote = rules.payoff_quote(schedule_of(installments), existing, data.paid_on)
         raise _beyond_payoff(loan, data.paid_on, quote.total)
     mine = next(p for p in allocation.payments if p.payment_id == candidate.id)
-    payment = _new_payment(session, principal, data, mine)
-    await _save_allocation(
+    payment = _payment(principal, data, mine)
+    await _save(
         session,
-        loan=loan,
+        found=loan,
         principal=principal,
         installments=installments,
         payments=payments,
         allocation=allocation,
+        new=[payment],
     )
-    return _received(session, loan, owner, payment)
+    return _received(session, loan, payment)
 
 
 async def record_payments(
@@ -181,14 +186,12 @@ async def record_payments(
     refuse is answered with that error and changes nothing. Only payments that sort after
     every live one are taken: the answer stops before the first that does not (it needs a
     replay), and the caller records the rest one by one."""
-    loan, owner, latest_paid_on, latest_id = await _locked_loan(
-        session, principal, loan_id, with_latest=True
-    )
+    loan = await _locked(session, principal, loan_id, entity=False)
     installments = await installment_rows(session, loan.id)
     states = states_of(installments)
-    latest = None if latest_id is None else (latest_paid_on, latest_id)
+    latest = None if loan.latest_id is None else (loan.latest_paid_on, loan.latest_id)
     closed_on: date | None = None
-    outcomes: list[Payment | AppError] = []
+    outcomes: list[dict[str, Any] | AppError] = []
     for payment_id, data in payments:
         if data.loan_id != loan.id:
             raise ValueError("record_payments takes the payments of one loan")
@@ -206,24 +209,26 @@ async def record_payments(
             outcomes.append(exc)
             continue
         allocation = rules.allocate_next(states, candidate)
-        outcomes.append(_new_payment(session, principal, data, allocation.payments[0]))
+        outcomes.append(_payment(principal, data, allocation.payments[0]))
         latest, closed_on = (candidate.paid_on, candidate.id), allocation.closed_on
-    if any(isinstance(outcome, Payment) for outcome in outcomes):
-        await _save_allocation(
+    new = [outcome for outcome in outcomes if not isinstance(outcome, AppError)]
+    if new:
+        await _save(
             session,
-            loan=loan,
+            found=loan,
             principal=principal,
             installments=installments,
             payments=(),
             allocation=rules.Allocation(installments=states, payments=[], closed_on=closed_on),
+            new=new,
         )
     return [
-        _received(session, loan, owner, outcome) if isinstance(outcome, Payment) else outcome
+        outcome if isinstance(outcome, AppError) else _received(session, loan, outcome)
         for outcome in outcomes
     ]
 
 
-def _check_payable(loan: Loan, paid_on: date) -> None:
+def _check_payable(loan: Loan | AnyRow, paid_on: date) -> None:
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
     assert loan.disbursed_on is not None
@@ -234,7 +239,7 @@ def _check_payable(loan: Loan, paid_on: date) -> None:
         )
 
 
-def _beyond_payoff(loan: Loan, paid_on: date, payoff: Decimal) -> PaymentExceedsPayoff:
+def _beyond_payoff(loan: Loan | AnyRow, paid_on: date, payoff: Decimal) -> PaymentExceedsPayoff:
     # Money leaves as a string: the error encoder would turn a Decimal into a float.
     return PaymentExceedsPayoff(
         details={
@@ -245,58 +250,66 @@ def _beyond_payoff(loan: Loan, paid_on: date, payoff: Decimal) -> PaymentExceeds
     )
 
 
-def _new_payment(
-    session: AsyncSession,
-    principal: Principal,
-    data: PaymentCreate,
-    allocated: rules.PaymentAllocation,
-) -> Payment:
-    payment = Payment(
-        id=allocated.payment_id,
+def _payment(
+    principal: Principal, data: PaymentCreate, allocated: rules.PaymentAllocation
+) -> dict[str, Any]:
+    """A new payment's columns, but for its sync stamp and `updated_at`."""
+    return {
+        "id": allocated.payment_id,
+        "version": 1,
+        "created_at": utcnow(),
         **data.model_dump(),
-        recorded_by=principal.user_id,
-        principal_part=allocated.principal,
-        interest_part=allocated.interest,
-    )
-    session.add(payment)
-    return payment
+        "recorded_by": principal.user_id,
+        "principal_part": allocated.principal,
+        "interest_part": allocated.interest,
+    }
 
 
-def _received(
-    session: AsyncSession, loan: Loan, owner: uuid.UUID | None, payment: Payment
-) -> PaymentRead:
+def _received(session: AsyncSession, loan: AnyRow, payment: dict[str, Any]) -> PaymentRead:
     event = {
-        **routing_ids(loan, owner),
-        "payment_id": str(payment.id),
-        "amount": str(payment.amount),
-        "paid_on": payment.paid_on.isoformat(),
+        **routing_ids(loan, loan.owner_id),
+        "payment_id": str(payment["id"]),
+        "amount": str(payment["amount"]),
+        "paid_on": payment["paid_on"].isoformat(),
     }
     record_event(session, Event("payment_received", event))
-    columns = {name: getattr(payment, name) for name in _PAYMENT_FIELDS}
+    columns = {name: payment[name] for name in _PAYMENT_FIELDS}
     return PaymentRead(**columns, reversed=False, reversal_reason=None)
 
 
 @cache
-def _lock(role: Role, with_latest: bool) -> Select[Any]:
-    """Built once per role (building it cost more than running it): `:loan_id`, `:user_id`."""
+def _lock(role: Role, entity: bool) -> Select[Any]:
+    """Built once per role (building it cost more than running it): `:loan_id`, `:user_id`.
+    `entity`: the Loan object and its borrower's user id; otherwise the loan's columns, its
+    borrower's user id (`owner_id`) and its live payment that sorts last (`latest_paid_on`,
+    `latest_id`)."""
     user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
-    latest = (_LATEST_PAID_ON, _LATEST_PAYMENT_ID) if with_latest else ()
+    columns = (
+        (Loan, Customer.user_id)
+        if entity
+        else (
+            *appends.LOAN_COLUMNS,
+            Customer.user_id.label("owner_id"),
+            _LATEST_PAID_ON.label("latest_paid_on"),
+            _LATEST_PAYMENT_ID.label("latest_id"),
+        )
+    )
     return (
-        select(Loan, Customer.user_id, *latest)
+        select(*columns)
         .join(Customer, Customer.id == Loan.customer_id)
         .where(Loan.id == bindparam("loan_id", type_=Uuid()), loans_visible_to(role, user_id))
         .with_for_update(of=Loan)
     )
 
 
-async def _locked_loan(
-    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *, with_latest: bool = False
+async def _locked(
+    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *, entity: bool
 ) -> AnyRow:
-    """The loan, locked for its balance change, and its borrower's user id (for events);
-    `with_latest`: also the date and id of its live payment that sorts last."""
-    query = _lock(principal.role, with_latest)
+    """The loan within the caller's scope, locked for its balance change (see `_lock`)."""
     params = {"loan_id": loan_id, "user_id": principal.user_id}
-    found: AnyRow | None = (await session.execute(query, params)).one_or_none()
+    found: AnyRow | None = (
+        await session.execute(_lock(principal.role, entity), params)
+    ).one_or_none()
     if found is None:
         raise LoanNotFound()
     return found
@@ -372,7 +385,7 @@ async def reverse_payment(
     reversal_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     payment = await _load_payment(session, principal, payment_id)
-    loan, owner = await _locked_loan(session, principal, payment.loan_id)
+    loan, owner = await _locked(session, principal, payment.loan_id, entity=True)
     if loan.status not in (LoanStatus.DISBURSED, LoanStatus.CLOSED):
         raise LoanNotActive(details={"status": loan.status})
     installments = await installment_rows(session, loan.id)
@@ -394,14 +407,7 @@ async def reverse_payment(
         for r in payments
     ]
     allocation = rules.allocate(schedule_of(installments), records)
-    await _save_allocation(
-        session,
-        loan=loan,
-        principal=principal,
-        installments=installments,
-        payments=payments,
-        allocation=allocation,
-    )
+    await _save_allocation(session, loan, principal, installments, payments, allocation)
     event = {
         **routing_ids(loan, owner),
         "payment_id": str(payment_id),

@@ -28,6 +28,7 @@ from bazaar.lending.errors import (
     MakerChecker,
     StaleVersion,
 )
+from bazaar.lending.ledger import AnyRow
 from bazaar.lending.models import Customer, Installment, Loan
 from bazaar.lending.rules import LoanCommand, LoanStatus
 from bazaar.lending.schemas import (
@@ -240,7 +241,7 @@ async def delete_loan(*, session: AsyncSession, loan: Loan) -> None:
     await session.flush()
 
 
-def routing_ids(loan: Loan, customer_user_id: uuid.UUID | None) -> dict[str, Any]:
+def routing_ids(loan: Loan | AnyRow, customer_user_id: uuid.UUID | None) -> dict[str, Any]:
     """The ids the realtime layer routes lending events by."""
     return {
         "loan_id": str(loan.id),

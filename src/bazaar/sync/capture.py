@@ -1,6 +1,8 @@
 """Change capture: every flushed write to a registered syncable row is stamped (HLC, origin
 node) and appended to `change_log` in the same transaction; on a field node it also enters
-the outbox (`sync_items`). Services and routes need no sync code of their own.
+the outbox (`sync_items`). Services and routes need no sync code of their own, except for rows
+they write with Core statements, which no flush sees: they stamp those with `stamp` and log them
+with `log_written`, which writes what the flush hook would have.
 
 The stamp is the node's own clock for local writes. While a peer's mutation is applied
 (`remote_origin`), rows written are stamped with that peer as origin, so the change is not
@@ -9,7 +11,7 @@ sent back to it, and the entries are collected to be returned in the push answer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -26,7 +28,14 @@ from bazaar.db import Database, new_id
 from bazaar.sync.codec import encode
 from bazaar.sync.hlc import HybridClock
 from bazaar.sync.models import ChangeLog, SyncItem
-from bazaar.sync.registry import META_FIELDS, LocalChange, SyncEntity, entity, entity_for
+from bazaar.sync.registry import (
+    META_FIELDS,
+    LocalChange,
+    SyncEntity,
+    entity,
+    entity_for,
+    entity_of,
+)
 
 CONTEXT_KEY = "bazaar.sync.context"
 _REMOTE_KEY = "bazaar.sync.remote"
@@ -114,6 +123,29 @@ class _Captured:
     before: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A syncable row written by a Core statement, which no flush hook sees: `row` holds every
+    column after the write (stamped with `stamp`), `previous` every column before an update."""
+
+    model: type[Any]
+    op: str  # "insert" | "update"
+    row: Mapping[str, Any]
+    previous: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One write as the change log and the outbox take it, from a flush or from `Written`."""
+
+    spec: SyncEntity
+    op: str
+    row: Mapping[str, Any]
+    """Column values after the write; for a delete, as the row was."""
+    changed: frozenset[str]
+    before: dict[str, Any]
+
+
 def _diff(obj: object, fields: tuple[str, ...]) -> tuple[frozenset[str], dict[str, Any]]:
     state = inspect(obj)
     current, committed = state.dict, state.committed_state
@@ -163,14 +195,14 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
     session.info[_PENDING_KEY] = pending
 
 
-def _owner(captured: _Captured, connection: Connection, known: dict[Any, Any]) -> Any:
-    spec = captured.spec
+def _owner(change: _Change, connection: Connection, known: dict[Any, Any]) -> Any:
+    spec = change.spec
     if spec.owner_column is not None:
-        return captured.obj.__dict__.get(spec.owner_column)
+        return change.row.get(spec.owner_column)
     if spec.parent is None:
         return None
     parent_type, column = spec.parent
-    parent_id = captured.obj.__dict__.get(column)
+    parent_id = change.row.get(column)
     if parent_id is None:
         return None
     key = (parent_type, parent_id)
@@ -203,21 +235,63 @@ _ENQUEUE = insert(SyncItem)
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     pending: list[_Captured] = session.info.pop(_PENDING_KEY, [])
-    if not pending:
-        return
+    if pending:
+        _append(
+            session, [_Change(c.spec, c.op, _columns(c.obj), c.changed, c.before) for c in pending]
+        )
+
+
+def stamp(session: Session) -> dict[str, str]:
+    """`origin_node` and `updated_hlc` for a row a Core statement writes now: what the flush hook
+    sets on the ORM's objects (the peer's stamp while its mutation is applied)."""
+    remote = session.info.get(_REMOTE_KEY)
+    if remote is not None:
+        return {"origin_node": remote[0], "updated_hlc": remote[1]}
+    context = context_of(session)
+    return {"origin_node": context.node_id, "updated_hlc": context.clock.now().encode()}
+
+
+def log_written(session: Session, written: Sequence[Written]) -> None:
+    """Log rows written by Core statements, in the session's transaction, as a flush of the
+    same writes would have logged them. Call it after the statements, before the commit."""
+    changes = []
+    for w in written:
+        spec = entity_of(w.model)
+        if spec is None:
+            raise ValueError(f"{w.model.__name__} is not a syncable entity")
+        fields = synced_fields(spec.model)
+        if w.previous is None:
+            changed, before = frozenset(fields), {}
+        else:
+            previous = w.previous
+            changed = frozenset(name for name in fields if previous[name] != w.row[name])
+            before = {name: encode(previous[name]) for name in fields}
+        changes.append(_Change(spec, w.op, w.row, changed, before))
+    _append(session, changes)
+
+
+def _columns(obj: object) -> dict[str, Any]:
+    loaded = inspect(obj).dict
+    keys = inspect(type(obj)).column_attrs.keys()
+    # An expired or deferred column is loaded rather than recorded as null.
+    return {name: loaded[name] if name in loaded else getattr(obj, name) for name in keys}
+
+
+def _append(session: Session, changes: Sequence[_Change]) -> None:
+    """The change-log rows of `changes` in one INSERT, and on a node their outbox items."""
     # On PostgreSQL the INSERT below takes the lock that orders the change log's writers
     # (a statement trigger, migration 0005): sequence numbers become visible in commit order.
     connection = session.connection()
     context = context_of(session)
     remote = session.info.get(_REMOTE_KEY)
     captured_rows = session.info.get(_CAPTURED_KEY)
-    # Parents first: a child's owner is read from its parent's entry of this same flush.
-    ordered = sorted(pending, key=lambda c: _depth(c.spec))
+    # Parents first: a child's owner is read from its parent's entry of this same batch.
+    ordered = sorted(changes, key=lambda c: _depth(c.spec))
     owners: dict[Any, Any] = {}
     rows = []
-    for captured in ordered:
-        row = _entry(captured, connection, context, remote, owners)
-        owners[(captured.spec.entity_type, captured.obj.id)] = row["owner_id"]
+    for change in ordered:
+        row = _entry(change, connection, context, remote, owners)
+        owners[(change.spec.entity_type, change.row["id"])] = row["owner_id"]
         rows.append(row)
     appended = connection.execute(_APPEND_CHANGES, rows)
     seq_of = {(entity_type, entity_id): seq for seq, entity_type, entity_id in appended}
@@ -227,61 +301,62 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     if context.outbox and remote is None:
         items = [
             item
-            for captured, row, seq in zip(ordered, rows, seqs, strict=True)
-            for item in _outbox_items(captured, row, seq)
+            for change, row, seq in zip(ordered, rows, seqs, strict=True)
+            for item in _outbox_items(change, row, seq)
         ]
         if items:
             connection.execute(_ENQUEUE, items)
 
 
 def _entry(
-    captured: _Captured,
+    change: _Change,
     connection: Connection,
     context: SyncContext,
     remote: tuple[str, str, str] | None,
     owners: dict[Any, Any],
 ) -> dict[str, Any]:
-    """The change-log row for one captured write."""
-    obj, spec = captured.obj, captured.spec
-    deleted = captured.op == "delete"
-    hlc = obj.updated_hlc
+    """The change-log row for one write."""
+    spec, row = change.spec, change.row
+    deleted = change.op == "delete"
+    hlc = row["updated_hlc"]
     if deleted:
         # A deleted row is not flushed with a new stamp: the deletion gets its own.
         hlc = remote[1] if remote else context.clock.now().encode()
+    fields = synced_fields(spec.model)
     return {
         "entity_type": spec.entity_type,
-        "entity_id": obj.id,
-        "op": captured.op,
-        "version": obj.version,
+        "entity_id": row["id"],
+        "op": change.op,
+        "version": row["version"],
         "hlc": hlc,
         "origin_node": remote[0] if remote else context.node_id,
-        "owner_id": _owner(captured, connection, owners),
-        "fields": dict.fromkeys(sorted(captured.changed), remote[2] if remote else hlc),
-        "data": None if deleted else snapshot(obj, synced_fields(spec.model)),
+        "owner_id": _owner(change, connection, owners),
+        "fields": dict.fromkeys(sorted(change.changed), remote[2] if remote else hlc),
+        "data": None if deleted else {name: encode(row[name]) for name in fields},
     }
 
 
-def _outbox_items(captured: _Captured, row: dict[str, Any], seq: int) -> list[dict[str, Any]]:
+def _outbox_items(change: _Change, row: dict[str, Any], seq: int) -> list[dict[str, Any]]:
     """The sync_items rows (mutations for the hub) that one local write queues."""
-    spec = captured.spec
+    spec = change.spec
     after = row["data"] or {}
-    change = LocalChange(captured.op, captured.changed, captured.before, after)
+    local = LocalChange(change.op, change.changed, change.before, after)
     base = {
         "entity_type": spec.entity_type,
-        "entity_id": str(captured.obj.id),
-        "op": captured.op,
+        "entity_id": str(row["entity_id"]),
+        "op": change.op,
         "hlc": row["hlc"],
     }
     mutations: list[dict[str, Any]] = []
     if spec.records:
         # A node creates a row whole, but later may only edit the fields it owns.
-        allowed = captured.changed
-        if captured.op == "update" and spec.node_fields is not None:
+        allowed = change.changed
+        if change.op == "update" and spec.node_fields is not None:
             allowed = allowed & spec.node_fields
-        if allowed or captured.op == "delete":
+        if allowed or change.op == "delete":
             changes = {name: after[name] for name in sorted(allowed)}
-            mutations.append({**base, "command": None, "changes": changes, "base": captured.before})
-    for name in spec.commands(change) if spec.commands else []:
+            mutations.append({**base, "command": None, "changes": changes, "base": change.before})
+    for name in spec.commands(local) if spec.commands else []:
         mutations.append({**base, "command": name, "changes": after, "base": {}})
     items = []
     for mutation in mutations:
@@ -291,7 +366,7 @@ def _outbox_items(captured: _Captured, row: dict[str, Any], seq: int) -> list[di
                 "id": mutation_id,
                 "change_seq": seq,
                 "entity_type": spec.entity_type,
-                "entity_id": captured.obj.id,
+                "entity_id": row["entity_id"],
                 "command": mutation["command"],
                 "priority": spec.priority,
                 "payload": {**mutation, "mutation_id": str(mutation_id)},

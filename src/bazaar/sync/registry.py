@@ -114,7 +114,11 @@ def entity(entity_type: str) -> SyncEntity | None:
 
 
 def entity_for(obj: object) -> SyncEntity | None:
-    return _BY_MODEL.get(type(obj))
+    return entity_of(type(obj))
+
+
+def entity_of(model: type[Any]) -> SyncEntity | None:
+    return _BY_MODEL.get(model)
 
 
 def entities() -> list[SyncEntity]:

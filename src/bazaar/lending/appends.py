@@ -1,0 +1,102 @@
+"""Payments added after every live payment of a loan that stays open, written with Core
+statements: the common repayment, and lending's busiest write.
+
+Through the ORM this write spent longer in the unit of work and the change-capture flush hook
+than in its SQL, all of it inside the write lock (SQLite) or the change log's ordering lock
+(PostgreSQL). Here the same rows are written directly: the payments, the loan's balances and
+version, the installments they pay; then the change log gets what the flush hook would have
+given it (`capture.log_written`). Every other change to a loan's money (a backdated payment's
+replay, a reversal, a payment that closes the loan) goes through the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from bazaar.db import ROW_KEY, update_by_key
+from bazaar.lending import rules
+from bazaar.lending.ledger import AnyRow
+from bazaar.lending.models import Installment, Loan, Payment
+from bazaar.money import ZERO
+from bazaar.sync import capture
+
+_LOANS = cast(Table, Loan.__table__)
+LOAN_COLUMNS = tuple(_LOANS.c)
+"""What `append` needs of the loan, read under its lock: every column, for the change log."""
+
+_INSERT_PAYMENTS = insert(cast(Table, Payment.__table__))
+_SET_LOAN = update(_LOANS).where(
+    _LOANS.c.id == bindparam(ROW_KEY), _LOANS.c.version == bindparam("read_version")
+)
+_PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
+
+
+def balances(allocation: rules.Allocation) -> dict[str, Any]:
+    """The loan's cached figures after `allocation`."""
+    states = allocation.installments
+    return {
+        "principal_outstanding": allocation.principal_outstanding,
+        "interest_outstanding": allocation.interest_outstanding,
+        "principal_paid": sum((s.principal_paid for s in states), ZERO),
+        "interest_paid": sum((s.interest_paid for s in states), ZERO),
+        "oldest_unpaid_due": next((s.due_date for s in states if s.unpaid > 0), None),
+    }
+
+
+async def pay_installments(
+    session: AsyncSession, installments: Sequence[AnyRow], allocation: rules.Allocation
+) -> None:
+    """Write the installments whose paid figures `allocation` moved (`installments`: rows of
+    ledger.installment_rows, in the order of allocation.installments)."""
+    moved = [
+        {
+            ROW_KEY: row.id,
+            "principal_paid": s.principal_paid,
+            "interest_paid": s.interest_paid,
+            "interest_waived": s.interest_waived,
+        }
+        for row, s in zip(installments, allocation.installments, strict=True)
+        if (row.principal_paid, row.interest_paid, row.interest_waived)
+        != (s.principal_paid, s.interest_paid, s.interest_waived)
+    ]
+    if moved:
+        # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
+        await session.execute(_PAY_INSTALLMENTS, moved)
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    loan: AnyRow,
+    installments: Sequence[AnyRow],
+    payments: Sequence[Mapping[str, Any]],
+    allocation: rules.Allocation,
+) -> None:
+    """Write `payments` (every column but the sync stamp and `updated_at`) and the
+    `allocation` that takes them onto `loan` (a row of LOAN_COLUMNS read under its lock)."""
+    stamp = capture.stamp(session.sync_session)
+    rows = [{**p, "updated_at": p["created_at"], "deleted_at": None, **stamp} for p in payments]
+    await session.execute(_INSERT_PAYMENTS, rows)
+    await pay_installments(session, installments, allocation)
+    changes = {
+        **balances(allocation),
+        "version": loan.version + 1,
+        "updated_at": rows[-1]["created_at"],
+        **stamp,
+    }
+    updated = await session.execute(
+        _SET_LOAN, {ROW_KEY: loan.id, "read_version": loan.version, **changes}
+    )
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
+        # Not while the lock is held; a caller that read the loan without it is wrong.
+        raise StaleDataError(f"loan {loan.id} changed after it was read")
+    before = {column.key: loan._mapping[column.key] for column in LOAN_COLUMNS}
+    written = [capture.Written(Payment, "insert", row) for row in rows]
+    written.append(capture.Written(Loan, "update", {**before, **changes}, previous=before))
+    # Last, as the flush would be: on PostgreSQL the change log's lock is held from here.
+    await session.run_sync(capture.log_written, written)
