@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +241,30 @@ def load(
     `bodies` in turn, if any."""
     spec = _Load(url, seconds, concurrency, method, headers or {}, bodies)
     return _wrk_load(spec) if shutil.which("wrk") else asyncio.run(_python_load(spec))
+
+
+def interleaved(loads: Mapping[str, Callable[[], Stats]], rounds: int) -> dict[str, Stats]:
+    """Run the loads in turn, `rounds` times over, and pool each one's rounds: the drift of
+    these shared machines then falls on both sides of a ratio alike."""
+    runs: dict[str, list[Stats]] = {name: [] for name in loads}
+    for _ in range(rounds):
+        for name, run in loads.items():
+            runs[name].append(run())
+    return {name: _pooled(stats) for name, stats in runs.items()}
+
+
+def _pooled(rounds: Sequence[Stats]) -> Stats:
+    """Rounds of one load as one: all requests over all the time; the median round's p50, the
+    worst round's p99."""
+    p50s = sorted(r.p50_ms for r in rounds)
+    return Stats(
+        sum(r.requests for r in rounds),
+        sum(r.seconds for r in rounds),
+        p50s[len(p50s) // 2],
+        max(r.p99_ms for r in rounds),
+        sum(r.errors for r in rounds),
+        rounds[0].tool,
+    )
 
 
 def report(name: str, stats: Stats, baseline: Stats | None = None) -> None:

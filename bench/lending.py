@@ -5,7 +5,8 @@ and, when reachable, PostgreSQL.
 Targets (issue 4): read >= 0.75 of raw, write >= 0.5 of raw, 0 errors. The write is compared
 with two raw baselines: the payment row inserted alone, and every row recording a repayment
 writes (allocation, installments, loan balances, change log). Payments go round-robin over many
-disbursed loans, as a branch's collections would; each baseline uses loans of its own.
+disbursed loans, as a branch's collections would; each baseline uses loans of its own. Full
+runs interleave three rounds of the loads compared and pool them (bench.harness.interleaved).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +31,7 @@ from bazaar.db import unit_of_work
 from bazaar.lending import service
 from bazaar.lending.schemas import CustomerCreate
 from bazaar.runtime import Runtime
-from bench.harness import BIN, Stats, free_port, load, report, start_server
+from bench.harness import BIN, Stats, free_port, interleaved, load, report, start_server
 from bench.portfolio import PASSWORD, disbursed_loan, staff
 
 LOANS = 50
@@ -119,7 +120,7 @@ async def _admin_sql(statement: str) -> None:
         await connection.close()
 
 
-def _pass(backend: str, database_url: str, seconds: float) -> None:
+def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
     env = {
         **os.environ,
         "BAZAAR_DATABASE_URL": database_url,
@@ -138,29 +139,47 @@ def _pass(backend: str, database_url: str, seconds: float) -> None:
         url = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {_token(url)}", "Content-Type": "application/json"}
         loan = portfolio.api_loans[0]
-        bare = load(f"{url}/bench/bare/loans/{loan}/{portfolio.officer_id}", seconds=seconds)
-        report(f"[{backend}] raw driver GET loan, no auth", bare)
-        raw_read = load(f"{url}/bench/raw/loans/{loan}", seconds=seconds, headers=auth)
-        report(f"[{backend}] raw driver GET loan (auth)", raw_read, bare)
-        read = load(f"{url}/api/v1/loans/{loan}", seconds=seconds, headers=auth)
-        report(f"[{backend}] GET /api/v1/loans/{{id}} (auth)", read, raw_read)
 
-        def pay(path: str, loans: list[str]) -> Stats:
+        def get(path: str, headers: dict[str, str] | None = None) -> Callable[[], Stats]:
+            return lambda: load(url + path, seconds=seconds, headers=headers)
+
+        def pay(path: str, loans: list[str]) -> Callable[[], Stats]:
             bodies = _payments(loans)
-            return load(url + path, seconds=seconds, method="POST", headers=auth, bodies=bodies)
+            return lambda: load(
+                url + path, seconds=seconds, method="POST", headers=auth, bodies=bodies
+            )
 
-        raw_write = pay("/bench/raw/payments/", portfolio.raw_loans)
-        report(f"[{backend}] raw driver INSERT payment (auth)", raw_write)
-        raw_repayment = pay("/bench/raw/repayments/", portfolio.raw_repaid_loans)
-        report(f"[{backend}] raw driver, a repayment's rows (auth)", raw_repayment, raw_write)
-        write = pay("/api/v1/payments/", portfolio.api_loans)
-        report(f"[{backend}] POST /api/v1/payments/ (auth)", write, raw_write)
-        report(f"[{backend}]   the same, against a repayment's rows", write, raw_repayment)
+        reads = interleaved(
+            {
+                "bare": get(f"/bench/bare/loans/{loan}/{portfolio.officer_id}"),
+                "raw": get(f"/bench/raw/loans/{loan}", auth),
+                "api": get(f"/api/v1/loans/{loan}", auth),
+            },
+            rounds,
+        )
+        report(f"[{backend}] raw driver GET loan, no auth", reads["bare"])
+        report(f"[{backend}] raw driver GET loan (auth)", reads["raw"], reads["bare"])
+        report(f"[{backend}] GET /api/v1/loans/{{id}} (auth)", reads["api"], reads["raw"])
+        writes = interleaved(
+            {
+                "insert": pay("/bench/raw/payments/", portfolio.raw_loans),
+                "rows": pay("/bench/raw/repayments/", portfolio.raw_repaid_loans),
+                "api": pay("/api/v1/payments/", portfolio.api_loans),
+            },
+            rounds,
+        )
+        report(f"[{backend}] raw driver INSERT payment (auth)", writes["insert"])
+        report(
+            f"[{backend}] raw driver, a repayment's rows (auth)", writes["rows"], writes["insert"]
+        )
+        report(f"[{backend}] POST /api/v1/payments/ (auth)", writes["api"], writes["insert"])
+        report(f"[{backend}]   the same, against a repayment's rows", writes["api"], writes["rows"])
 
 
 def run(smoke: bool) -> None:
-    seconds = 1.0 if smoke else 10.0
+    # Full runs interleave three rounds of each load, so a ratio's two sides share the drift.
+    seconds, rounds = (1.0, 1) if smoke else (5.0, 3)
     for backend in ("sqlite", "postgres"):
         with _database(backend) as database_url:
             if database_url is not None:
-                _pass(backend, database_url, seconds)
+                _pass(backend, database_url, seconds, rounds)
