@@ -18,11 +18,10 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bazaar.db import ROW_KEY, update_by_key
-from bazaar.lending import rules
+from bazaar.db import ROW_KEY
+from bazaar.lending import ledger, rules
 from bazaar.lending.ledger import AnyRow
-from bazaar.lending.models import Installment, Loan, Payment
-from bazaar.money import ZERO
+from bazaar.lending.models import Loan, Payment
 from bazaar.sync import capture
 
 _LOANS = cast(Table, Loan.__table__)
@@ -33,40 +32,6 @@ _INSERT_PAYMENTS = insert(cast(Table, Payment.__table__))
 _SET_LOAN = update(_LOANS).where(
     _LOANS.c.id == bindparam(ROW_KEY), _LOANS.c.version == bindparam("read_version")
 )
-_PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
-
-
-def balances(allocation: rules.Allocation) -> dict[str, Any]:
-    """The loan's cached figures after `allocation`."""
-    states = allocation.installments
-    return {
-        "principal_outstanding": allocation.principal_outstanding,
-        "interest_outstanding": allocation.interest_outstanding,
-        "principal_paid": sum((s.principal_paid for s in states), ZERO),
-        "interest_paid": sum((s.interest_paid for s in states), ZERO),
-        "oldest_unpaid_due": next((s.due_date for s in states if s.unpaid > 0), None),
-    }
-
-
-async def pay_installments(
-    session: AsyncSession, installments: Sequence[AnyRow], allocation: rules.Allocation
-) -> None:
-    """Write the installments whose paid figures `allocation` moved (`installments`: rows of
-    ledger.installment_rows, in the order of allocation.installments)."""
-    moved = [
-        {
-            ROW_KEY: row.id,
-            "principal_paid": s.principal_paid,
-            "interest_paid": s.interest_paid,
-            "interest_waived": s.interest_waived,
-        }
-        for row, s in zip(installments, allocation.installments, strict=True)
-        if (row.principal_paid, row.interest_paid, row.interest_waived)
-        != (s.principal_paid, s.interest_paid, s.interest_waived)
-    ]
-    if moved:
-        # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
-        await session.execute(_PAY_INSTALLMENTS, moved)
 
 
 async def append(
@@ -82,9 +47,11 @@ async def append(
     stamp = capture.stamp(session.sync_session)
     rows = [{**p, "updated_at": p["created_at"], "deleted_at": None, **stamp} for p in payments]
     await session.execute(_INSERT_PAYMENTS, rows)
-    await pay_installments(session, installments, allocation)
+    moved = ledger.moved_installments(installments, allocation)
+    if moved:
+        await session.execute(ledger.PAY_INSTALLMENTS, moved)
     changes = {
-        **balances(allocation),
+        **ledger.balances(allocation),
         "version": loan.version + 1,
         "updated_at": rows[-1]["created_at"],
         **stamp,

@@ -74,6 +74,7 @@ _PAYMENTS = select(
     REVERSED,
 ).outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
 SET_PAYMENT_SPLITS = update_by_key(cast(Table, Payment.__table__))
+PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
 
 
 async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
@@ -110,3 +111,33 @@ def moved_splits(payments: Sequence[AnyRow], allocation: rules.Allocation) -> li
         for principal, interest in [parts.get(row.id, (ZERO, ZERO))]
         if (row.principal_part, row.interest_part) != (principal, interest)
     ]
+
+
+def moved_installments(
+    installments: Sequence[AnyRow], allocation: rules.Allocation
+) -> list[dict[str, Any]]:
+    """The installments (rows of `installment_rows`) whose paid figures the allocation changes,
+    as parameter sets for PAY_INSTALLMENTS."""
+    return [
+        {
+            ROW_KEY: row.id,
+            "principal_paid": s.principal_paid,
+            "interest_paid": s.interest_paid,
+            "interest_waived": s.interest_waived,
+        }
+        for row, s in zip(installments, allocation.installments, strict=True)
+        if (row.principal_paid, row.interest_paid, row.interest_waived)
+        != (s.principal_paid, s.interest_paid, s.interest_waived)
+    ]
+
+
+def balances(allocation: rules.Allocation) -> dict[str, Any]:
+    """The figures a loan caches (its columns) after `allocation`."""
+    states = allocation.installments
+    return {
+        "principal_outstanding": allocation.principal_outstanding,
+        "interest_outstanding": allocation.interest_outstanding,
+        "principal_paid": sum((s.principal_paid for s in states), ZERO),
+        "interest_paid": sum((s.interest_paid for s in states), ZERO),
+        "oldest_unpaid_due": next((s.due_date for s in states if s.unpaid > 0), None),
+    }

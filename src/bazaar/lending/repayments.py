@@ -34,10 +34,13 @@ from bazaar.lending.errors import (
     PaymentNotFound,
 )
 from bazaar.lending.ledger import (
+    PAY_INSTALLMENTS,
     REVERSED,
     SET_PAYMENT_SPLITS,
     AnyRow,
+    balances,
     installment_rows,
+    moved_installments,
     moved_splits,
     payment_rows,
     records_of,
@@ -89,7 +92,7 @@ async def _save_allocation(
     """Write the allocation through the ORM. The loan's new figures are set first, so that a new
     payment or reversal and the loan update go out in one flush (and one batch of change-log
     rows)."""
-    for name, value in appends.balances(allocation).items():
+    for name, value in balances(allocation).items():
         setattr(loan, name, value)
     old = loan.status
     if allocation.closed_on is not None and old is LoanStatus.DISBURSED:
@@ -99,7 +102,10 @@ async def _save_allocation(
     # The flush comes last: on PostgreSQL its change-log append takes the lock that orders every
     # writer's appends until commit, and nothing more should run while it is held.
     with session.no_autoflush:
-        await appends.pay_installments(session, installments, allocation)
+        moved = moved_installments(installments, allocation)
+        if moved:
+            # Core executemany: the ORM's bulk update by primary key cost more than the SQL.
+            await session.execute(PAY_INSTALLMENTS, moved)
         shifted = moved_splits(payments, allocation)
         if shifted:
             await session.execute(SET_PAYMENT_SPLITS, shifted)

@@ -11,7 +11,7 @@ sent back to it, and the entries are collected to be returned in the push answer
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -108,10 +108,14 @@ def synced_fields(model: type[Any]) -> tuple[str, ...]:
     return _SYNCED_FIELDS[model]
 
 
-def snapshot(obj: object, fields: tuple[str, ...]) -> dict[str, Any]:
+def _values(obj: object, names: Iterable[str]) -> dict[str, Any]:
     loaded = inspect(obj).dict
     # An expired or deferred column is loaded rather than recorded as null.
-    return {name: encode(loaded[name] if name in loaded else getattr(obj, name)) for name in fields}
+    return {name: loaded[name] if name in loaded else getattr(obj, name) for name in names}
+
+
+def snapshot(obj: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: encode(value) for name, value in _values(obj, fields).items()}
 
 
 @dataclass
@@ -182,16 +186,10 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
             pending.append(_Captured(spec, obj, "delete", frozenset(), snapshot(obj, fields)))
     if not pending:
         return
-    context = context_of(session)
-    remote = session.info.get(_REMOTE_KEY)
     for captured in pending:
-        if captured.op == "delete":
-            continue
-        if remote is not None:
-            captured.obj.origin_node, captured.obj.updated_hlc, _ = remote
-        else:
-            captured.obj.origin_node = context.node_id
-            captured.obj.updated_hlc = context.clock.now().encode()
+        if captured.op != "delete":
+            for name, value in stamp(session).items():
+                setattr(captured.obj, name, value)
     session.info[_PENDING_KEY] = pending
 
 
@@ -235,10 +233,18 @@ _ENQUEUE = insert(SyncItem)
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     pending: list[_Captured] = session.info.pop(_PENDING_KEY, [])
-    if pending:
-        _append(
-            session, [_Change(c.spec, c.op, _columns(c.obj), c.changed, c.before) for c in pending]
+    changes = [
+        _Change(
+            c.spec,
+            c.op,
+            _values(c.obj, inspect(c.spec.model).column_attrs.keys()),
+            c.changed,
+            c.before,
         )
+        for c in pending
+    ]
+    if changes:
+        _append(session, changes)
 
 
 def stamp(session: Session) -> dict[str, str]:
@@ -268,13 +274,6 @@ def log_written(session: Session, written: Sequence[Written]) -> None:
             before = {name: encode(previous[name]) for name in fields}
         changes.append(_Change(spec, w.op, w.row, changed, before))
     _append(session, changes)
-
-
-def _columns(obj: object) -> dict[str, Any]:
-    loaded = inspect(obj).dict
-    keys = inspect(type(obj)).column_attrs.keys()
-    # An expired or deferred column is loaded rather than recorded as null.
-    return {name: loaded[name] if name in loaded else getattr(obj, name) for name in keys}
 
 
 def _append(session: Session, changes: Sequence[_Change]) -> None:
