@@ -29,10 +29,10 @@ from sqlalchemy.engine import make_url
 
 from bazaar.auth.dependencies import CurrentUser, StaffOnly
 from bazaar.config import get_settings
-from bazaar.db import new_id
 from bazaar.lending import rules
 from bazaar.main import create_app
 from bazaar.money import CENT, ZERO
+from bazaar.stamps import new_id
 
 LOAN = """
 SELECT l.id, l.customer_id, l.officer_id, l.principal, l.currency, l.annual_rate,

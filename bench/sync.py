@@ -23,18 +23,19 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import insert
 
+import bazaar.domains  # noqa: F401 - plugs the domains into sync
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.auth.service import create_user
 from bazaar.config import Settings
-from bazaar.db import new_id, unit_of_work, utcnow
+from bazaar.db import unit_of_work
 from bazaar.lending import repayments, service
 from bazaar.lending.models import Customer, Loan, Payment
 from bazaar.lending.rules import LoanCommand
 from bazaar.lending.schemas import CustomerCreate, LoanCreate, PaymentCreate
 from bazaar.migrate import upgrade
 from bazaar.runtime import Runtime
-from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
+from bazaar.stamps import new_id, utcnow
 from bazaar.sync.worker import SyncWorker, worker_for
 from bench.harness import BIN, free_port, start_server
 from bench.portfolio import PASSWORD, disbursed_loan, staff

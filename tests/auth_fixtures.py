@@ -24,6 +24,7 @@ from bazaar.auth.sessions import start_session
 from bazaar.config import Settings
 from bazaar.db import Database, unit_of_work
 from bazaar.events import EventBus
+from bazaar.runtime import Runtime
 
 TEST_PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)
@@ -51,11 +52,11 @@ async def create_logged_in_user(
 ) -> LoggedInUser:
     """A new user of this role, with a live session (as after POST /auth/login).
 
-    `state` holds settings, db, events and redis: `app.state`, or a Runtime for a live server.
+    `state` is `app.state`, or an object whose `runtime` is a live server's.
     """
     email = email or f"{role.value}-{next(_numbers)}@test.bazaar"
-    context = auth_context(state)
-    async with unit_of_work(state.db, state.events) as session:
+    context = auth_context(state.runtime)
+    async with unit_of_work(state.runtime.db, state.runtime.events) as session:
         user = await create_user(
             session=session,
             email=email,
@@ -89,8 +90,8 @@ def login_as(app: FastAPI) -> LoginAs:
 
 async def new_session_headers(state: Any, user: LoggedInUser) -> dict[str, str]:
     """Headers of a further session of the same user (another device logging in)."""
-    context = auth_context(state)
-    async with unit_of_work(state.db, state.events) as session:
+    context = auth_context(state.runtime)
+    async with unit_of_work(state.runtime.db, state.runtime.events) as session:
         account = await get_user(session=session, user_id=user.id)
         pair = await start_session(session=session, context=context, user=account)
     return {"Authorization": f"Bearer {pair.access_token}"}
@@ -100,15 +101,15 @@ async def admin_api_key(settings: Settings) -> str:
     """A write-scoped key of a new admin, made through a connection of its own: for a live
     server, whose app runs on another event loop."""
     state = SimpleNamespace(
-        settings=settings, db=Database.from_settings(settings), events=EventBus(), redis=None
+        runtime=Runtime(settings, Database.from_settings(settings), EventBus(), None)
     )
     try:
         admin = await create_logged_in_user(state, Role.ADMIN)
-        async with unit_of_work(state.db, state.events) as session:
+        async with unit_of_work(state.runtime.db, state.runtime.events) as session:
             created = await create_api_key(
                 session=session, owner_id=admin.id, name="schemathesis", scope=Scope.WRITE,
                 expires_in=None,
             )  # fmt: skip
         return created.key
     finally:
-        await state.db.dispose()
+        await state.runtime.db.dispose()

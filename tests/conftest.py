@@ -43,7 +43,7 @@ async def app(backend: Backend, settings: Settings) -> AsyncIterator[FastAPI]:
         try:
             yield application
         finally:
-            await empty(backend, application.state.db)
+            await empty(backend, application.state.runtime.db)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def published_events(app: FastAPI) -> list[Event]:
     async def collect(batch: Sequence[Event]) -> None:
         seen.extend(batch)
 
-    app.state.events.subscribe(collect)
+    app.state.runtime.events.subscribe(collect)
     return seen
 
 
@@ -67,7 +67,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def db_session(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.runtime.db.sessionmaker() as session:
         yield session
 
 

@@ -35,7 +35,7 @@ async def test_a_dropped_connection_is_503_then_the_pool_recovers(
     user = await create_logged_in_user(app.state, Role.OFFICER)
     headers = {"Authorization": f"Bearer {user.access_token}"}
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
-    assert await _drop_app_connections(str(app.state.settings.database_url)) >= 1
+    assert await _drop_app_connections(str(app.state.runtime.settings.database_url)) >= 1
 
     lost = await client.get("/api/v1/auth/me", headers=headers)
     assert lost.status_code == 503, lost.text

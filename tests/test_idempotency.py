@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from bazaar.db import Database, new_id, utcnow
+from bazaar.db import Database
 from bazaar.idempotency import (
     ABANDONED_AFTER,
     KEEP_FOR,
@@ -17,6 +17,7 @@ from bazaar.idempotency import (
     forget_expired,
     release,
 )
+from bazaar.stamps import new_id, utcnow
 
 
 async def _age(db: Database, by: timedelta) -> None:
@@ -30,7 +31,7 @@ async def _keys(db: Database) -> list[str]:
 
 
 async def test_a_second_claim_while_the_first_runs_is_409(app: FastAPI) -> None:
-    db, owner = app.state.db, new_id()
+    db, owner = app.state.runtime.db, new_id()
     first = await claim_key(db, owner_id=owner, key="k", digest="a")
 
     with pytest.raises(IdempotencyKeyInFlight):
@@ -42,7 +43,7 @@ async def test_a_second_claim_while_the_first_runs_is_409(app: FastAPI) -> None:
 
 
 async def test_a_claim_abandoned_by_a_crash_is_taken_over(app: FastAPI) -> None:
-    db, owner = app.state.db, new_id()
+    db, owner = app.state.runtime.db, new_id()
     first = await claim_key(db, owner_id=owner, key="k", digest="a")
     await _age(db, ABANDONED_AFTER + timedelta(seconds=1))
 
@@ -53,7 +54,7 @@ async def test_a_claim_abandoned_by_a_crash_is_taken_over(app: FastAPI) -> None:
 
 
 async def test_release_frees_the_key_for_a_new_request(app: FastAPI) -> None:
-    db, owner = app.state.db, new_id()
+    db, owner = app.state.runtime.db, new_id()
     first = await claim_key(db, owner_id=owner, key="k", digest="a")
     assert first.record_id is not None
 
@@ -65,7 +66,7 @@ async def test_release_frees_the_key_for_a_new_request(app: FastAPI) -> None:
 
 
 async def test_a_completed_answer_is_replayed_with_its_status(app: FastAPI) -> None:
-    db, owner = app.state.db, new_id()
+    db, owner = app.state.runtime.db, new_id()
     claim = await claim_key(db, owner_id=owner, key="k", digest="a")
     async with db.sessionmaker() as session:
         await claim.respond(session, status_code=201, body={"amount": "1.00"})
@@ -80,7 +81,7 @@ async def test_a_completed_answer_is_replayed_with_its_status(app: FastAPI) -> N
 
 
 async def test_expired_keys_are_forgotten(app: FastAPI) -> None:
-    db = app.state.db
+    db = app.state.runtime.db
     await claim_key(db, owner_id=new_id(), key="old", digest="a")
     await _age(db, KEEP_FOR + timedelta(minutes=1))
     await claim_key(db, owner_id=new_id(), key="new", digest="a")

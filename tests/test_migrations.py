@@ -11,7 +11,7 @@ from bazaar.models import Base
 
 
 async def diff(app: FastAPI) -> list[object]:
-    async with app.state.db.engine.connect() as conn:
+    async with app.state.runtime.db.engine.connect() as conn:
 
         def compare(sync_conn):  # type: ignore[no-untyped-def]
             context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
@@ -25,7 +25,7 @@ async def test_models_and_migrations_agree(app: FastAPI) -> None:
 
 
 async def test_downgrade_to_base_and_upgrade_again(app: FastAPI) -> None:
-    engine = app.state.db.engine
+    engine = app.state.runtime.db.engine
     await downgrade(engine, "base")
     await upgrade(engine)
     assert await diff(app) == []

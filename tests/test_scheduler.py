@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from bazaar.db import unit_of_work
 from bazaar.leader import try_acquire
 from bazaar.runtime import Runtime
-from bazaar.scheduler import Scheduler, register_job
+from bazaar.scheduler import Job, Scheduler
 
 
 async def acquire(app: FastAPI, holder: str, ttl: timedelta) -> bool:
-    async with unit_of_work(app.state.db, app.state.events) as session:
+    async with unit_of_work(app.state.runtime.db, app.state.runtime.events) as session:
         return await try_acquire(session=session, name="t", holder=holder, ttl=ttl)
 
 
@@ -35,14 +35,12 @@ async def test_only_the_leader_runs_jobs(app: FastAPI) -> None:
     async def job(runtime: Runtime) -> None:
         runs.append(runtime.settings.node_id)
 
-    register_job("test-job", job, seconds=3600)
-    first, second = Scheduler(app.state.runtime), Scheduler(app.state.runtime)
+    registered = Job("test-job", job, seconds=3600)
+    first = Scheduler(app.state.runtime, [registered])
+    second = Scheduler(app.state.runtime, [registered])
     await first.contend()
     await second.contend()
     assert (first.is_leader, second.is_leader) == (True, False)
-    from bazaar.scheduler import registered_jobs
-
-    (registered,) = [j for j in registered_jobs() if j.id == "test-job"]
     await first._run(registered)
     await second._run(registered)
     assert len(runs) == 1

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import ClassVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from bazaar.db import SessionDep, utcnow
+from bazaar.db import SessionDep
 from bazaar.events import Event, record_event
 from bazaar.leader import LeaderLease
+from bazaar.stamps import utcnow
 from tests.backends import Backend, empty
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaseWritten(Event):
+    type: ClassVar[str] = "lease_written"
+    notification: ClassVar[str | None] = None
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kept(Event):
+    type: ClassVar[str] = "kept"
+    notification: ClassVar[str | None] = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discarded(Event):
+    type: ClassVar[str] = "discarded"
+    notification: ClassVar[str | None] = None
 
 
 @pytest.fixture
@@ -24,7 +46,7 @@ def app_with_routes(app: FastAPI) -> FastAPI:
     @app.post("/write/{name}")
     async def write(name: str, session: SessionDep) -> dict[str, str]:
         session.add(lease(name))
-        record_event(session, Event("lease_written", {"name": name}))
+        record_event(session, LeaseWritten(name=name))
         return {"written": name}
 
     @app.post("/write-then-fail-at-commit/{name}")
@@ -32,14 +54,14 @@ def app_with_routes(app: FastAPI) -> FastAPI:
         # Not flushed: the duplicate key only surfaces when the dependency commits.
         session.add(lease("side-effect"))
         session.add(lease(name))
-        record_event(session, Event("lease_written", {"name": name}))
+        record_event(session, LeaseWritten(name=name))
         return {"written": name}
 
     @app.post("/savepoint")
     async def savepoint(session: SessionDep) -> dict[str, str]:
-        record_event(session, Event("kept", {}))
+        record_event(session, Kept())
         nested = await session.begin_nested()
-        record_event(session, Event("discarded", {}))
+        record_event(session, Discarded())
         await nested.rollback()
         return {}
 
@@ -47,7 +69,7 @@ def app_with_routes(app: FastAPI) -> FastAPI:
 
 
 async def names(app: FastAPI) -> set[str]:
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.runtime.db.sessionmaker() as session:
         return set((await session.scalars(select(LeaderLease.name))).all())
 
 
@@ -87,7 +109,7 @@ async def test_a_failing_subscriber_does_not_fail_the_request(
     async def broken(events: Sequence[Event]) -> None:
         raise RuntimeError("subscriber bug")
 
-    app_with_routes.state.events._subscribers.insert(0, broken)
+    app_with_routes.state.runtime.events._subscribers.insert(0, broken)
     response = await client.post("/write/b")
     assert response.status_code == 200
     assert [e.data for e in published_events] == [{"name": "b"}]
@@ -135,7 +157,7 @@ async def test_a_writer_that_cannot_get_its_turn_gets_503_with_retry_after(
             blocked = await http.post("/write")
             assert (await holding).status_code == 200
             retried = await http.post("/write")
-        await empty(backend, app.state.db)
+        await empty(backend, app.state.runtime.db)
     assert blocked.status_code == 503
     assert blocked.json()["error"]["code"] == "database_busy"
     assert blocked.headers["Retry-After"] == "1"

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from bazaar import __version__
+from bazaar import __version__, domains
 from bazaar.auth.cli import user_app
 from bazaar.config import ConfigurationError, Settings, get_settings
 from bazaar.demo import seed_demo
-from bazaar.jobs import registered_jobs
+from bazaar.jobs import all_jobs
 from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
 from bazaar.realtime.service import route_events
@@ -25,6 +25,9 @@ app = typer.Typer(help="Bazaar: the MSME marketplace backend.", no_args_is_help=
 app.add_typer(user_app, name="user")
 app.add_typer(node_app, name="node")
 app.add_typer(sync_app, name="sync")
+for domain in domains.DOMAINS:
+    for name, commands in domain.cli:
+        app.add_typer(commands, name=name)
 
 
 def load_settings() -> Settings:
@@ -114,14 +117,15 @@ def worker() -> None:
         runtime = Runtime.create(settings)
         # Events committed by jobs still become notifications on the web workers' sockets.
         route_events(runtime)
-        scheduler = Scheduler(runtime)
+        jobs = all_jobs()
+        scheduler = Scheduler(runtime, jobs)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await scheduler.start()
-        jobs = ", ".join(job.id for job in registered_jobs())
-        typer.echo(f"worker {scheduler.holder} running {jobs}; leader={scheduler.is_leader}")
+        names = ", ".join(job.id for job in jobs)
+        typer.echo(f"worker {scheduler.holder} running {names}; leader={scheduler.is_leader}")
         try:
             await stop.wait()
         finally:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.util import await_only
-from uuid6 import uuid7
 
 from bazaar import sqlite_driver
 from bazaar.config import Settings
 from bazaar.sqltypes import UTCDateTime
+from bazaar.stamps import new_id, utcnow
 
 if TYPE_CHECKING:
     from bazaar.events import EventBus
@@ -44,15 +44,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def new_id() -> uuid.UUID:
-    """UUIDv7: time-ordered, so ids made offline on a field node still sort by creation."""
-    return uuid.UUID(bytes=uuid7().bytes)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 ROW_KEY = "row_key"
@@ -208,7 +199,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     state = request.app.state
     read_only = request.method in SAFE_METHODS
-    async with unit_of_work(state.db, state.events, read_only=read_only) as session:
+    async with unit_of_work(state.runtime.db, state.runtime.events, read_only=read_only) as session:
         yield session
 
 

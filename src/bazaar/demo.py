@@ -1,20 +1,15 @@
-"""Demo data for `bazaar seed --demo`: each domain adds its seeder to SEEDERS, in order."""
+"""Demo data for `bazaar seed --demo`: the demo accounts, then each domain's seeder in order."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from bazaar import domains
 from bazaar.auth import demo as auth_demo
 from bazaar.db import unit_of_work
+from bazaar.domain import Seeder
 from bazaar.errors import ForbiddenError
-from bazaar.lending import demo as lending_demo
 from bazaar.runtime import Runtime
 
-Seeder = Callable[..., Awaitable[list[str]]]
-
-SEEDERS: list[Seeder] = [auth_demo.seed_demo, lending_demo.seed_demo]
+SEEDERS: list[Seeder] = [auth_demo.seed_demo, *domains.seeders()]
 
 
 async def seed_demo(runtime: Runtime) -> list[str]:
@@ -24,9 +19,5 @@ async def seed_demo(runtime: Runtime) -> list[str]:
     lines: list[str] = []
     async with unit_of_work(runtime.db, runtime.events) as session:
         for seeder in SEEDERS:
-            lines += await _run(seeder, session)
+            lines += await seeder(session=session)
     return lines
-
-
-async def _run(seeder: Seeder, session: AsyncSession) -> list[str]:
-    return await seeder(session=session)

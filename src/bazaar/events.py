@@ -1,33 +1,74 @@
 """Domain events published only after their transaction commits (transactional outbox, §4.2).
 
-Services call `record_event(session, Event(...))` while they work. The unit of work hands the
-events to the subscribers after a successful commit; a rollback, including the rollback of a
+Services call `record_event(session, SomeEvent(...))` while they work. The unit of work hands
+the events to the subscribers after a successful commit; a rollback, including the rollback of a
 SAVEPOINT the event was recorded in, discards them.
+
+Every event is a typed dataclass of its domain (`<domain>/events.py`) that says where it goes:
+the notification type it becomes and its `audience()`, or `notification = None` for an
+internal event that only other subscribers act on. Realtime routes by these alone, so it
+knows no domain; `tests/test_event_routing.py` fails for an event class that says neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from bazaar.db import utcnow
+from bazaar.stamps import utcnow
 
 log = structlog.get_logger(__name__)
 
 _KEY = "bazaar.events"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Audience:
+    """Who hears of an event: users by id, officers' portfolios by officer id, roles by
+    name, or everyone."""
+
+    users: tuple[str, ...] = ()
+    officers: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    everyone: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Event:
-    type: str
-    data: dict[str, Any]
-    occurred_at: Any = field(default_factory=utcnow)
+    """A committed fact. A concrete event names its `type` and its `notification`: the
+    realtime notification type it becomes (sent to `audience()`), or None when internal."""
+
+    type: ClassVar[str]
+    notification: ClassVar[str | None]
+    occurred_at: datetime = field(default_factory=utcnow, compare=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload: every field but the time (JSON-able: ids and amounts as strings)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "occurred_at"}
+
+    def audience(self) -> Audience:
+        return Audience()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CredentialsEnded(Event):
+    """Credentials of a user that stopped working: realtime closes the sockets opened with
+    them, on every worker. `credential` names one login session or API key; None: all."""
+
+    notification: ClassVar[str | None] = None
+    user_id: str
+
+    @property
+    def credential(self) -> str | None:
+        return None
 
 
 Subscriber = Callable[[Sequence[Event]], Awaitable[None]]

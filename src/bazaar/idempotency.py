@@ -30,11 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.dependencies import CurrentUser
-from bazaar.db import Base, Database, IdMixin, SessionDep, new_id, utcnow
+from bazaar.db import Base, Database, IdMixin, SessionDep
 from bazaar.errors import ConflictError, InvalidInputError
 from bazaar.runtime import Runtime
-from bazaar.scheduler import register_job
+from bazaar.scheduler import Job
 from bazaar.sqltypes import UTCDateTime
+from bazaar.stamps import new_id, utcnow
 
 ABANDONED_AFTER = timedelta(minutes=2)
 KEEP_FOR = timedelta(hours=24)
@@ -163,7 +164,7 @@ async def _idempotency(
     if key is None:
         yield Claim(None)
         return
-    db: Database = request.app.state.db
+    db: Database = request.app.state.runtime.db
     claim = await claim_key(
         db, owner_id=principal.user_id, key=key, digest=await request_hash(request)
     )
@@ -190,4 +191,4 @@ async def forget_expired(runtime: Runtime) -> None:
         )
 
 
-register_job("idempotency-keys-expiry", forget_expired, seconds=3600)
+EXPIRY_JOB = Job("idempotency-keys-expiry", forget_expired, seconds=3600)

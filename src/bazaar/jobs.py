@@ -1,9 +1,12 @@
-"""The whole schedule on one screen: importing this registers every domain's periodic jobs,
-so `bazaar serve` and `bazaar worker` run the same ones."""
+"""The whole schedule on one screen: `bazaar serve` and `bazaar worker` run the same jobs."""
 
-from bazaar import idempotency
-from bazaar.auth import revocation
-from bazaar.scheduler import registered_jobs
+from __future__ import annotations
+
+from bazaar import domains, idempotency
+from bazaar.auth import jobs as auth_jobs
+from bazaar.scheduler import Job
 from bazaar.sync import jobs as sync_jobs
 
-__all__ = ["idempotency", "registered_jobs", "revocation", "sync_jobs"]
+
+def all_jobs() -> list[Job]:
+    return [*auth_jobs.JOBS, idempotency.EXPIRY_JOB, *sync_jobs.JOBS, *domains.jobs()]

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bazaar.db import Base, utcnow
+from bazaar.db import Base
 from bazaar.sqltypes import UTCDateTime
+from bazaar.stamps import utcnow
 
 
 class LeaderLease(Base):

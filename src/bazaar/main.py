@@ -12,9 +12,9 @@ from bazaar import __version__
 from bazaar.api import api_router
 from bazaar.config import Settings, get_settings
 from bazaar.errors import install_error_handlers
-from bazaar.jobs import registered_jobs  # noqa: F401 - every domain's jobs, as in the worker
+from bazaar.jobs import all_jobs
 from bazaar.middleware import BodySizeLimitMiddleware, TrustedHostMiddleware
-from bazaar.models import Base  # noqa: F401 - every domain's mappers, before the first request
+from bazaar.models import Base  # noqa: F401 - every mapper, before the first request
 from bazaar.observability import health, metrics
 from bazaar.observability.logging import configure_logging
 from bazaar.observability.requests import RequestIdMiddleware
@@ -39,12 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.create(settings)
         app.state.runtime = runtime
-        app.state.settings = settings
-        app.state.db = runtime.db
-        app.state.events = runtime.events
-        app.state.redis = runtime.redis
-        hub = await realtime.start_hub(app)
-        scheduler = Scheduler(runtime) if settings.scheduler_enabled else None
+        hub = await realtime.start_hub(runtime, app_metrics.registry)
+        scheduler = Scheduler(runtime, all_jobs()) if settings.scheduler_enabled else None
         if scheduler is not None:
             await scheduler.start()
         try:

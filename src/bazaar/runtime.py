@@ -1,12 +1,13 @@
-"""What a running Bazaar process holds: settings, database, event bus and optional Redis.
+"""What a running Bazaar process holds: settings, database, event bus, optional Redis, and
+the realtime hub once one starts.
 
-The web app keeps one on `app.state` (also as `app.state.db`, `.events`, `.redis`,
-`.settings`); `bazaar worker` and the CLI build their own.
+The web app keeps one as `app.state.runtime`; `bazaar worker` and the CLI build their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -15,6 +16,10 @@ from bazaar.db import Database
 from bazaar.events import EventBus
 from bazaar.redis_client import create_redis
 
+if TYPE_CHECKING:
+    from bazaar.auth.context import AuthContext
+    from bazaar.realtime.hub import Hub
+
 
 @dataclass
 class Runtime:
@@ -22,6 +27,10 @@ class Runtime:
     db: Database
     events: EventBus
     redis: Redis | None
+    realtime: Hub | None = None
+    auth: AuthContext | None = None
+    """Token keys, hasher and rate limiter, built on first use (`auth.context.auth_context`)."""
+    """The web app's hub, or (`realtime.service.hub_of`) a publish-only one over Redis."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

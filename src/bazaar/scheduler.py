@@ -1,6 +1,6 @@
 """Periodic jobs, run by exactly one process at a time (leader lease).
 
-Domains call `register_job` at import time; `bazaar worker` (and `bazaar serve` unless
+`bazaar.jobs` lists every job; `bazaar worker` (and `bazaar serve` unless
 `BAZAAR_SCHEDULER_ENABLED=false`) runs them. Every process renews or contends for the lease;
 only the leader's jobs do work, so starting several workers is safe.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,20 +34,9 @@ class Job:
     seconds: float
 
 
-_JOBS: dict[str, Job] = {}
-
-
-def register_job(job_id: str, func: JobFunc, *, seconds: float) -> None:
-    _JOBS[job_id] = Job(job_id, func, seconds)
-
-
-def registered_jobs() -> list[Job]:
-    return list(_JOBS.values())
-
-
 class Scheduler:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, runtime: Runtime, jobs: Sequence[Job]) -> None:
+        self.runtime, self.jobs = runtime, tuple(jobs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self._ttl = timedelta(seconds=runtime.settings.leader_lease_seconds)
@@ -58,7 +47,7 @@ class Scheduler:
         self._aps.add_job(
             self.contend, "interval", seconds=self._ttl.total_seconds() / 3, id="leader-lease"
         )
-        for job in registered_jobs():
+        for job in self.jobs:
             self._aps.add_job(
                 self._run,
                 "interval",

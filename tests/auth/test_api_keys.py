@@ -36,7 +36,9 @@ async def test_the_key_is_shown_once_and_stored_as_a_digest(
     assert key.startswith(f"{created['prefix']}_")
     assert [k["id"] for k in listed] == [created["id"]]
     assert "key" not in listed[0]
-    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+    async with unit_of_work(
+        app.state.runtime.db, app.state.runtime.events, read_only=True
+    ) as session:
         stored = (await session.scalars(select(ApiKey))).one()
     assert stored.key_hash == hash_secret(key)
     assert key not in stored.key_hash

@@ -29,7 +29,9 @@ NEW_USER = {
 
 
 async def stored_user(app: FastAPI, email: str) -> User:
-    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+    async with unit_of_work(
+        app.state.runtime.db, app.state.runtime.events, read_only=True
+    ) as session:
         user = await session.scalar(select(User).where(User.email == email))
     assert user is not None
     return user
@@ -77,7 +79,9 @@ async def test_signup_refuses_with_422_and_creates_nothing(
     response = await client.post(SIGNUP, json={**NEW_USER, **change})
 
     assert response.status_code == 422
-    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+    async with unit_of_work(
+        app.state.runtime.db, app.state.runtime.events, read_only=True
+    ) as session:
         assert (await session.scalars(select(User))).all() == []
 
 
@@ -150,10 +154,10 @@ async def test_login_rehashes_when_the_parameters_were_raised(
     app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await login_as(Role.CUSTOMER)
-    context = auth_context(app.state)
+    context = auth_context(app.state.runtime)
     stronger = PasswordHasher(Argon2Params(time_cost=3))
     # As after raising BAZAAR_AUTH_ARGON2_TIME_COST and restarting.
-    monkeypatch.setattr(app.state, "auth", replace(context, hasher=stronger))
+    monkeypatch.setattr(app.state.runtime, "auth", replace(context, hasher=stronger))
 
     response = await client.post(LOGIN, json={"email": user.email, "password": user.password})
 

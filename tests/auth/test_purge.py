@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from tests.auth_fixtures import LoginAs
 
+from bazaar.auth.jobs import purge_expired_job
 from bazaar.auth.models import RefreshToken, RevokedAccessToken
-from bazaar.auth.revocation import purge_expired_job
 from bazaar.auth.roles import Role
-from bazaar.db import unit_of_work, utcnow
+from bazaar.db import unit_of_work
+from bazaar.stamps import utcnow
 
 
 async def test_only_what_expired_beyond_the_leeway_is_purged(
@@ -19,7 +20,7 @@ async def test_only_what_expired_beyond_the_leeway_is_purged(
 ) -> None:
     expired, live = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
     now = utcnow()
-    async with unit_of_work(app.state.db, app.state.events) as session:
+    async with unit_of_work(app.state.runtime.db, app.state.runtime.events) as session:
         session.add(RevokedAccessToken(jti="old", expires_at=now - timedelta(hours=1)))
         session.add(RevokedAccessToken(jti="within-leeway", expires_at=now - timedelta(seconds=5)))
         token = await session.scalar(select(RefreshToken).where(RefreshToken.user_id == expired.id))
@@ -28,7 +29,9 @@ async def test_only_what_expired_beyond_the_leeway_is_purged(
 
     await purge_expired_job(app.state.runtime)
 
-    async with unit_of_work(app.state.db, app.state.events, read_only=True) as session:
+    async with unit_of_work(
+        app.state.runtime.db, app.state.runtime.events, read_only=True
+    ) as session:
         jtis = set((await session.scalars(select(RevokedAccessToken.jti))).all())
         owners = (await session.scalars(select(RefreshToken.user_id))).all()
         assert await session.scalar(select(func.count()).select_from(RefreshToken)) == 1

@@ -40,17 +40,19 @@ def move_clock(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 
 def tighten(app: FastAPI, monkeypatch: pytest.MonkeyPatch, **rules: str) -> None:
     """Smaller limits than the defaults, so a test reaches them in a few requests."""
-    context = auth_context(app.state)
+    context = auth_context(app.state.runtime)
     tight = replace(context.rules, **{name: parse_many(text) for name, text in rules.items()})
-    monkeypatch.setattr(app.state, "auth", replace(context, rules=tight))
+    monkeypatch.setattr(app.state.runtime, "auth", replace(context, rules=tight))
 
 
 async def test_150_wrong_passwords_are_not_all_evaluated_and_the_account_recovers(
     app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await login_as(Role.CUSTOMER)
-    counting = CountingHasher(auth_context(app.state).hasher)
-    monkeypatch.setattr(app.state, "auth", replace(auth_context(app.state), hasher=counting))
+    counting = CountingHasher(auth_context(app.state.runtime).hasher)
+    monkeypatch.setattr(
+        app.state.runtime, "auth", replace(auth_context(app.state.runtime), hasher=counting)
+    )
     wrong = {"email": user.email, "password": "not the password"}
 
     statuses = [(await client.post(LOGIN, json=wrong)).status_code for _ in range(150)]

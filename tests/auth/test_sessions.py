@@ -14,7 +14,8 @@ from tests.auth_fixtures import LoggedInUser, LoginAs, new_session_headers
 
 from bazaar.auth.models import RefreshToken
 from bazaar.auth.roles import Role
-from bazaar.db import unit_of_work, utcnow
+from bazaar.db import unit_of_work
+from bazaar.stamps import utcnow
 
 ME = "/api/v1/auth/me"
 
@@ -72,7 +73,7 @@ async def test_expired_refresh_tokens_are_refused(
 ) -> None:
     idle, absolute = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
     past = utcnow() - timedelta(seconds=1)
-    async with unit_of_work(app.state.db, app.state.events) as session:
+    async with unit_of_work(app.state.runtime.db, app.state.runtime.events) as session:
         await session.execute(
             update(RefreshToken).where(RefreshToken.user_id == idle.id).values(idle_expires_at=past)
         )

@@ -29,8 +29,8 @@ async def test_authenticate_token_sees_revocation(
 async def test_decode_checks_signature_and_claims_only(app: FastAPI, login_as: LoginAs) -> None:
     user = await login_as(Role.CUSTOMER)
 
-    claims = decode_access_token(user.access_token, app.state.settings)
+    claims = decode_access_token(user.access_token, app.state.runtime.settings)
 
     assert (claims.user_id, claims.role) == (user.id, Role.CUSTOMER)
     with pytest.raises(InvalidToken):
-        decode_access_token(user.access_token[:-2], app.state.settings)
+        decode_access_token(user.access_token[:-2], app.state.runtime.settings)

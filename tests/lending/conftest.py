@@ -11,7 +11,7 @@ import pytest
 from tests.auth_fixtures import LoggedInUser, LoginAs
 
 from bazaar.auth.roles import Role
-from bazaar.db import utcnow
+from bazaar.stamps import utcnow
 
 API = "/api/v1"
 

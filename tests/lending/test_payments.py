@@ -68,6 +68,33 @@ async def test_payment_above_the_payoff_is_refused_with_the_payoff(lending: Lend
     assert answer.json()["error"]["details"]["payoff_amount"] == "12120.00"
 
 
+async def test_a_backdated_payment_the_later_ones_would_overpay_says_what_still_fits(
+    lending: Lending,
+) -> None:
+    loan = await lending.disbursed(disbursed_days_ago=90)
+    quote = (
+        await lending.client.get(
+            f"{API}/loans/{loan['id']}/payoff-quote", headers=lending.officer.headers
+        )
+    ).json()
+    later = await lending.pay(loan["id"], str(Decimal(quote["total"]) - 100), today().isoformat())
+    assert later.status_code == 201, later.text
+
+    refused = await lending.pay(loan["id"], "200.00", days_ago(30))
+    acceptable = refused.json()["error"]["details"]["acceptable_amount"]
+    too_much = await lending.pay(
+        loan["id"], str(Decimal(acceptable) + Decimal("0.01")), days_ago(30)
+    )
+    taken = await lending.pay(loan["id"], acceptable, days_ago(30))
+
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "payment_overpays_later_payments"
+    assert Decimal("0") < Decimal(acceptable) < Decimal("200.00")
+    assert too_much.status_code == 422
+    assert taken.status_code == 201, taken.text
+    assert (await lending.get_loan(loan["id"]))["status"] == "closed"
+
+
 async def test_paying_the_quote_closes_and_a_reversal_reopens(
     lending: Lending, published_events: list[Event]
 ) -> None:
@@ -273,7 +300,7 @@ async def test_concurrent_payments_on_one_loan_all_count(lending: Lending) -> No
 
 
 async def _changes_of(app: FastAPI, entity_id: str) -> list[ChangeLog]:
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.runtime.db.sessionmaker() as session:
         query = select(ChangeLog).where(ChangeLog.entity_id == uuid.UUID(entity_id))
         return list((await session.scalars(query.order_by(ChangeLog.seq))).all())
 
@@ -320,7 +347,7 @@ async def test_a_payment_updates_the_loan_a_transaction_already_holds(
     it holds must show the payment, and its next write must not undo it."""
     loan = await lending.disbursed(disbursed_days_ago=40)
     principal = Principal(user_id=lending.officer.id, role=Role.OFFICER)
-    async with unit_of_work(app.state.db, app.state.events) as session:
+    async with unit_of_work(app.state.runtime.db, app.state.runtime.events) as session:
         held = await service.get_loan(
             session=session, principal=principal, loan_id=uuid.UUID(loan["id"])
         )

@@ -82,7 +82,7 @@ async def read_all(socket: Socket) -> float:
 async def test_a_client_that_stops_reading_is_dropped_and_others_keep_up(
     live_server: str, live_app: FastAPI, login_as: LoginAs
 ) -> None:
-    hub: Hub = live_app.state.realtime
+    hub: Hub = live_app.state.runtime.realtime
     registry = live_app.state.metrics.registry
     customer = await login_as(Role.CUSTOMER)
     before = rss_bytes()

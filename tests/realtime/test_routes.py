@@ -11,6 +11,7 @@ from tests.auth_fixtures import LoginAs
 from tests.realtime.realtime_support import open_socket
 
 from bazaar.auth.roles import Role
+from bazaar.events import Audience
 from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.service import notify
 
@@ -81,15 +82,15 @@ async def test_notify_publishes_to_each_named_audience_once(app: FastAPI) -> Non
     user, officer = uuid.uuid4(), uuid.uuid4()
 
     sent = await notify(
-        app.state,
+        app.state.runtime,
         type=NotificationType.COMMENT_ADDED,
         data={"comment_id": uuid.uuid4(), "amount": Decimal("12.50")},
-        users=[user, user],
-        officers=[officer],
-        roles=[Role.ADMIN],
+        audience=Audience(
+            users=(str(user), str(user)), officers=(str(officer),), roles=(Role.ADMIN.value,)
+        ),
     )
 
     assert [p.channel for p in sent] == [f"user:{user}", f"officer:{officer}", "role:admin"]
     assert sent[0].payload["data"]["amount"] == "12.50"
-    history = await app.state.realtime.broker.history(f"user:{user}", since=0)
+    history = await app.state.runtime.realtime.broker.history(f"user:{user}", since=0)
     assert [p.payload["type"] for p in history.publications] == ["comment_added"]

@@ -7,7 +7,7 @@ import pytest
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.realtime.messages import NotificationType
-from bazaar.realtime.routing import ALLOWED_TYPES, DEFAULT_TYPES, channels_of, lending_channels
+from bazaar.realtime.routing import ALLOWED_TYPES, DEFAULT_TYPES, channels_of
 
 USER = uuid.UUID("01a20000-0000-7000-8000-000000000001")
 
@@ -25,13 +25,6 @@ def test_a_socket_joins_its_user_role_and_everyone(role: Role, extra: set[str]) 
     channels = channels_of(Principal(user_id=USER, role=role))
 
     assert channels == {f"user:{USER}", f"role:{role.value}", "broadcast", *extra}
-
-
-def test_lending_events_go_to_admins_the_portfolio_and_the_borrower() -> None:
-    ids = {"loan_id": "l", "customer_id": "c", "officer_id": "o", "customer_user_id": "u"}
-
-    assert lending_channels(ids) == ["role:admin", "officer:o", "user:u"]
-    assert lending_channels({**ids, "customer_user_id": None}) == ["role:admin", "officer:o"]
 
 
 def test_presence_is_for_admins_who_ask() -> None:

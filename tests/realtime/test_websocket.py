@@ -160,6 +160,41 @@ async def test_submission_and_payment_reach_their_readers_only(
     ] == ["approved", "disbursed"]
 
 
+async def test_a_reversal_reaches_the_officer_and_the_borrower_only(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    borrower, other_borrower = await login_as(Role.CUSTOMER), await login_as(Role.CUSTOMER)
+    loan_id = await _loan_awaiting_approval(http, officer, borrower)
+    for command, body in (("approve", None), ("disburse", {"disbursed_on": today()})):
+        answer = await http.post(
+            f"{API}/loans/{loan_id}/{command}", json=body, headers=admin.headers
+        )
+        assert answer.status_code == 200, answer.text
+    payment = {"loan_id": loan_id, "amount": "1000.00", "paid_on": today(), "method": "cash"}
+    paid = await http.post(f"{API}/payments/", json=payment, headers=officer.headers)
+    assert paid.status_code == 201, paid.text
+
+    async with (
+        open_socket(live_server, officer.access_token) as officer_socket,
+        open_socket(live_server, borrower.access_token) as borrower_socket,
+        open_socket(live_server, other_borrower.access_token) as other_socket,
+    ):
+        reversal = await http.delete(
+            f"{API}/payments/{paid.json()['id']}",
+            params={"reason": "cheque bounced"},
+            headers=admin.headers,
+        )
+        assert reversal.status_code == 200, reversal.text
+        to_officer = (await officer_socket.until("payment_reversed"))[-1]
+        to_borrower = (await borrower_socket.until("payment_reversed"))[-1]
+        await other_socket.silent()
+
+    for message in (to_officer, to_borrower):
+        assert message["data"]["payment_id"] == paid.json()["id"]
+        assert message["data"]["loan_id"] == loan_id
+
+
 async def test_subscribe_filters_by_type(
     live_server: str, http: httpx.AsyncClient, login_as: LoginAs
 ) -> None:

@@ -19,7 +19,7 @@ async def test_a_writer_appends_only_after_the_writer_before_it_commits(
     app: FastAPI, login_as: LoginAs
 ) -> None:
     officer = await login_as(Role.OFFICER)
-    db, events = app.state.db, app.state.events
+    db, events = app.state.runtime.db, app.state.runtime.events
     written, release = asyncio.Event(), asyncio.Event()
 
     async def write(name: str, *, hold: bool) -> None:

@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import select, update
 from tests.sync.conftest import API, Hub, NodeFactory
 
-from bazaar.db import utcnow
 from bazaar.lending.models import Customer
+from bazaar.stamps import utcnow
 from bazaar.sync.hlc import wall_clock_ms
 from bazaar.sync.models import ItemStatus, SyncItem
 
@@ -89,7 +89,7 @@ async def test_offline_customer_loan_and_repayment_round_trip(
     hub_payment = await get(hub.client, f"payments/{payment['id']}", hub.admin.headers)
     assert hub_payment["amount"] == "1500.00"
     # Sending the same outbox again changes nothing.
-    async with node.app.state.db.sessionmaker() as session:
+    async with node.app.state.runtime.db.sessionmaker() as session:
         items = (await session.execute(select(SyncItem))).scalars().all()
         assert {i.status for i in items} == {ItemStatus.SYNCED}
         await session.execute(update(SyncItem).values(status=ItemStatus.PENDING))
@@ -272,7 +272,7 @@ async def test_sync_cycles_are_announced_to_the_officer_and_admins(
     hub: Hub, field_node: NodeFactory
 ) -> None:
     node = await field_node("laptop-1")
-    broker = node.app.state.realtime.broker
+    broker = node.app.state.runtime.realtime.broker
     await create(
         node.client,
         "customers/",
@@ -473,7 +473,7 @@ async def test_an_outbox_larger_than_a_batch_goes_in_several_and_every_answer_is
     assert (report.error, report.pushed, report.failures) == (None, 7, 0)
 
     async def stamps(app: Any) -> dict[Any, str]:
-        async with app.state.db.sessionmaker() as session:
+        async with app.state.runtime.db.sessionmaker() as session:
             rows = await session.execute(select(Customer.id, Customer.updated_hlc))
             return {key: stamp for key, stamp in rows}
 
@@ -481,6 +481,6 @@ async def test_an_outbox_larger_than_a_batch_goes_in_several_and_every_answer_is
     on_node, at_hub = await stamps(node.app), await stamps(hub.app)
     assert len(on_node) == 7
     assert on_node == {key: at_hub[key] for key in on_node}
-    async with node.app.state.db.sessionmaker() as session:
+    async with node.app.state.runtime.db.sessionmaker() as session:
         statuses = (await session.execute(select(SyncItem.status))).scalars().all()
     assert set(statuses) == {ItemStatus.SYNCED}

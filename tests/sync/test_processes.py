@@ -19,7 +19,7 @@ import httpx
 import pytest
 from tests.sync.cluster import PASSWORD, Bazaar, call, hub_database, login, portfolio
 
-from bazaar.db import utcnow
+from bazaar.stamps import utcnow
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from tests.auth_fixtures import LoggedInUser, LoginAs
 from bazaar.auth.roles import Role
 from bazaar.config import ConfigurationError
 from bazaar.sync.hlc import HLC, wall_clock_ms
-from bazaar.sync.hub import check_policy_overrides
+from bazaar.sync.records import check_policy_overrides
 
 API = "/api/v1"
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.errors import ApiKeyNotFound
+from bazaar.auth.events import ApiKeyRevoked
 from bazaar.auth.models import ApiKey
 from bazaar.auth.opaque_tokens import hash_secret, new_api_key
 from bazaar.auth.roles import Scope
-from bazaar.db import utcnow
-from bazaar.events import Event, record_event
+from bazaar.events import record_event
+from bazaar.stamps import utcnow
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,5 @@ async def revoke_api_key(
         # After commit, realtime closes the sockets that were opened with this key.
         record_event(
             session,
-            Event(
-                "auth.api_key_revoked",
-                {"user_id": str(record.owner_id), "api_key_id": str(record.id)},
-            ),
+            ApiKeyRevoked(user_id=str(record.owner_id), api_key_id=str(record.id)),
         )

@@ -23,7 +23,8 @@ from bazaar.auth.models import ApiKey, RefreshToken, RevokedAccessToken, User
 from bazaar.auth.opaque_tokens import API_KEY_PREFIX, hash_secret
 from bazaar.auth.principal import Principal
 from bazaar.auth.revocation import is_denylisted_in_redis
-from bazaar.db import sqlite_begin, utcnow
+from bazaar.db import sqlite_begin
+from bazaar.stamps import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ async def authenticate(
 ) -> Authenticated:
     """Check a credential. `session` is a read-only request's own session, which saves a
     connection; without it the lookup takes a short read-only connection of its own."""
-    context = auth_context(app_state)
+    context = auth_context(app_state.runtime)
     reader = _Reader(context, session)
     if credential.startswith(API_KEY_PREFIX):
         return Authenticated(await _api_key_principal(reader, credential), None)

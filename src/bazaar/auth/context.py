@@ -1,5 +1,5 @@
 """What the auth domain builds once per process from the settings: token keys, the password
-hasher and the rate limiter. Created on first use and kept on the app's (or runtime's) state."""
+hasher and the rate limiter. Created on first use and kept on the process's runtime."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any
 
 from limits import RateLimitItem
 from redis.asyncio import Redis
@@ -18,6 +17,7 @@ from bazaar.auth.passwords import Argon2Params, PasswordHasher
 from bazaar.auth.ratelimits import RateLimits, rules
 from bazaar.config import ConfigurationError, Settings
 from bazaar.db import Database
+from bazaar.runtime import Runtime
 
 DERIVED_KID = "derived"
 
@@ -90,19 +90,17 @@ class AuthContext:
     rules: RateRules
 
 
-def auth_context(state: Any) -> AuthContext:
-    """The context kept on `state` (app.state or a Runtime), built on first use."""
-    context: AuthContext | None = getattr(state, "auth", None)
-    if context is None:
-        settings: Settings = state.settings
-        context = AuthContext(
+def auth_context(runtime: Runtime) -> AuthContext:
+    """The process's context, built on first use and kept on its runtime."""
+    if runtime.auth is None:
+        settings = runtime.settings
+        runtime.auth = AuthContext(
             settings=settings,
-            db=state.db,
-            redis=state.redis,
+            db=runtime.db,
+            redis=runtime.redis,
             tokens=token_config(settings),
             hasher=password_hasher(argon2_params(settings)),
-            limits=RateLimits(state.redis),
+            limits=RateLimits(runtime.redis),
             rules=RateRules.from_settings(settings),
         )
-        state.auth = context
-    return context
+    return runtime.auth

@@ -34,7 +34,7 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
 def get_auth_context(request: Request) -> AuthContext:
-    return auth_context(request.app.state)
+    return auth_context(request.app.state.runtime)
 
 
 AuthContextDep = Annotated[AuthContext, Depends(get_auth_context)]

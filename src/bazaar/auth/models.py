@@ -9,8 +9,9 @@ from sqlalchemy import Boolean, Enum, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.roles import Role, Scope
-from bazaar.db import Base, IdMixin, TimestampMixin, utcnow
+from bazaar.db import Base, IdMixin, TimestampMixin
 from bazaar.sqltypes import UTCDateTime
+from bazaar.stamps import utcnow
 
 
 def _values(enum: type[Role] | type[Scope]) -> list[str]:

@@ -17,10 +17,6 @@ class Principal:
     def is_api_key(self) -> bool:
         return self.api_key_id is not None
 
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.ADMIN, Role.OFFICER)
-
     def may_write(self) -> bool:
         return self.api_key_id is None or self.scope in (Scope.WRITE, Scope.SYNC)
 

@@ -7,18 +7,17 @@ configured (shared by every worker, expiring by itself), else in the database.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.access_tokens import AccessClaims
+from bazaar.auth.events import SessionsEnded
 from bazaar.auth.models import RefreshToken, RevokedAccessToken, User
-from bazaar.db import unit_of_work, utcnow
-from bazaar.events import Event, record_event
-from bazaar.runtime import Runtime
-from bazaar.scheduler import register_job
+from bazaar.events import record_event
+from bazaar.stamps import utcnow
 
 _DENYLIST_KEY = "bazaar:auth:revoked-jti:"
 
@@ -56,7 +55,7 @@ async def end_all_sessions(*, session: AsyncSession, user: User, reason: str) ->
         .values(revoked_at=now)
     )
     await session.flush()
-    record_event(session, Event("auth.sessions_ended", {"user_id": str(user.id), "reason": reason}))
+    record_event(session, SessionsEnded(user_id=str(user.id), reason=reason))
 
 
 async def purge_expired(*, session: AsyncSession, before: datetime) -> None:
@@ -67,13 +66,3 @@ async def purge_expired(*, session: AsyncSession, before: datetime) -> None:
     """
     await session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < before))
     await session.execute(delete(RefreshToken).where(RefreshToken.family_expires_at < before))
-
-
-async def purge_expired_job(runtime: Runtime) -> None:
-    # Beyond the clock leeway, plus a margin for skew between this worker and the others.
-    margin = timedelta(seconds=runtime.settings.auth_token_leeway_seconds, minutes=1)
-    async with unit_of_work(runtime.db, runtime.events) as session:
-        await purge_expired(session=session, before=utcnow() - margin)
-
-
-register_job("auth-purge-expired", purge_expired_job, seconds=3600)

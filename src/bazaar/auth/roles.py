@@ -11,9 +11,6 @@ class Role(StrEnum):
     NODE = "node"
 
 
-STAFF_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
-
-
 class Scope(StrEnum):
     """What an API key may do on top of its owner's role."""
 

@@ -80,7 +80,7 @@ async def _verified_user(
     await context.limits.ensure_allowed(context.rules.login_account, *account)
     await context.limits.ensure_allowed(context.rules.login_address, *address)
     state = request.app.state
-    async with unit_of_work(state.db, state.events, read_only=True) as read:
+    async with unit_of_work(state.runtime.db, state.runtime.events, read_only=True) as read:
         user = await service.find_user_by_email(session=read, email=email)
     # An unknown email is verified against a dummy hash: it costs what a wrong password does.
     matches = await context.hasher.verify(user.password_hash if user else None, password)
@@ -128,7 +128,7 @@ async def refresh(body: RefreshRequest, request: Request, context: AuthContextDe
     state = request.app.state
     # Its own transaction: a detected reuse revokes the family, and that must be committed
     # even though the answer is 401.
-    async with unit_of_work(state.db, state.events) as session:
+    async with unit_of_work(state.runtime.db, state.runtime.events) as session:
         pair = await sessions.rotate(
             session=session, context=context, refresh_token=body.refresh_token
         )
@@ -169,7 +169,7 @@ async def change_password(
 ) -> TokenResponse:
     """Every existing session ends; the answer is a fresh pair for this client."""
     state = request.app.state
-    async with unit_of_work(state.db, state.events, read_only=True) as read:
+    async with unit_of_work(state.runtime.db, state.runtime.events, read_only=True) as read:
         current = await service.get_user(session=read, user_id=claims.user_id)
     # Guessing the current password through this route counts as failed logins of the account.
     account = ("login-account", current.email)

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.access_tokens import AccessClaims, issue_access_token
 from bazaar.auth.context import AuthContext
+from bazaar.auth.events import RefreshTokenReused, SessionEnded
 from bazaar.auth.models import RefreshToken, User
 from bazaar.auth.opaque_tokens import hash_secret, new_refresh_token
 from bazaar.auth.revocation import denylist_access_token, revoke_family
 from bazaar.auth.roles import Role
-from bazaar.db import new_id, utcnow
-from bazaar.events import Event, record_event
+from bazaar.events import record_event
+from bazaar.stamps import new_id, utcnow
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,7 @@ async def _revoke_if_reused(*, session: AsyncSession, token_hash: str) -> None:
     await revoke_family(session=session, family_id=presented.family_id)
     record_event(
         session,
-        Event(
-            "auth.refresh_token_reused",
-            {"user_id": str(presented.user_id), "session_id": str(presented.family_id)},
-        ),
+        RefreshTokenReused(user_id=str(presented.user_id), session_id=str(presented.family_id)),
     )
 
 
@@ -144,8 +142,5 @@ async def end_session(*, session: AsyncSession, context: AuthContext, claims: Ac
     await denylist_access_token(session=session, redis=context.redis, claims=claims)
     record_event(
         session,
-        Event(
-            "auth.session_ended",
-            {"user_id": str(claims.user_id), "session_id": str(claims.session_id)},
-        ),
+        SessionEnded(user_id=str(claims.user_id), session_id=str(claims.session_id)),
     )

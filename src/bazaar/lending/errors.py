@@ -70,6 +70,17 @@ class PaymentExceedsPayoff(InvalidInputError):
     default_message = "The payment is more than the amount that closes the loan"
 
 
+class PaymentOverpaysLater(InvalidInputError):
+    """A backdated payment that the loan could take on its own date, but that would leave the
+    payments dated after it paying more than the loan owes: `acceptable_amount` can still be
+    recorded on that date."""
+
+    code = "payment_overpays_later_payments"
+    default_message = (
+        "With the payments dated after it, this payment would pay more than the loan owes"
+    )
+
+
 class CustomerAccountTaken(ConflictError):
     code = "customer_account_taken"
     default_message = "That user account is already linked to another customer"

@@ -4,7 +4,7 @@ A change to a loan's payments replays all of them against the schedule (rules.al
 same transaction, under a lock on the loan row; only the rows whose figures moved are written.
 The common case, a payment that sorts after every live one, is added to the installments as they
 stand (rules.allocate_next), which gives the same figures without reading the loan's payments,
-and is written with Core statements (appends.py) unless it closes the loan.
+and is written with Core statements (appended_payments.py) unless it closes the loan.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import new_id, utcnow
 from bazaar.errors import AppError
-from bazaar.events import Event, record_event
-from bazaar.lending import appends, rules
+from bazaar.events import record_event
+from bazaar.lending import appended_payments, rules
 from bazaar.lending.errors import (
     InvalidPayment,
     LoanNotActive,
@@ -32,7 +31,9 @@ from bazaar.lending.errors import (
     PaymentAlreadyReversed,
     PaymentExceedsPayoff,
     PaymentNotFound,
+    PaymentOverpaysLater,
 )
+from bazaar.lending.events import PaymentReceived, PaymentReversed
 from bazaar.lending.ledger import (
     PAY_INSTALLMENTS,
     REVERSED,
@@ -56,6 +57,8 @@ from bazaar.lending.service import (
     routing_ids,
     today,
 )
+from bazaar.money import ZERO
+from bazaar.stamps import new_id, utcnow
 
 
 def _latest_live_payment(column: Any) -> Any:
@@ -126,12 +129,9 @@ async def _save(
 ) -> None:
     """Write the `new` payments and the allocation that took them. Core statements when they
     only add to the loan's figures; the ORM when other payments' splits move (`payments`: a
-    replay), when the loan closes (a status change), or when the session already holds the loan
-    as an object (which must stay the one copy of it)."""
-    sync = session.sync_session
-    held = sync.identity_map.get(sync.identity_key(Loan, found.id)) is not None
-    if not payments and allocation.closed_on is None and not held:
-        await appends.append(
+    replay) or when the loan closes (a status change)."""
+    if not payments and allocation.closed_on is None:
+        await appended_payments.write(
             session, loan=found, installments=installments, payments=new, allocation=allocation
         )
         return
@@ -148,7 +148,7 @@ async def record_payment(
     payment_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
-    loan = await _locked(session, principal, data.loan_id, entity=False)
+    loan = await _locked_row(session, principal, data.loan_id)
     _check_payable(loan, data.paid_on)
     installments = await installment_rows(session, loan.id)
     candidate = rules.PaymentRecord(
@@ -161,6 +161,8 @@ async def record_payment(
     else:
         payments = await payment_rows(session, loan.id)
         allocation = rules.allocate(schedule_of(installments), [*records_of(payments), candidate])
+    if allocation.excess > 0 and payments:
+        raise _overpays_later(loan, data, allocation.excess)
     if allocation.excess > 0:
         existing = records_of(await payment_rows(session, loan.id))
         quote = rules.payoff_quote(schedule_of(installments), existing, data.paid_on)
@@ -192,7 +194,7 @@ async def record_payments(
     refuse is answered with that error and changes nothing. Only payments that sort after
     every live one are taken: the answer stops before the first that does not (it needs a
     replay), and the caller records the rest one by one."""
-    loan = await _locked(session, principal, loan_id, entity=False)
+    loan = await _locked_row(session, principal, loan_id)
     installments = await installment_rows(session, loan.id)
     states = states_of(installments)
     latest = None if loan.latest_id is None else (loan.latest_paid_on, loan.latest_id)
@@ -245,6 +247,17 @@ def _check_payable(loan: Loan | AnyRow, paid_on: date) -> None:
         )
 
 
+def _overpays_later(loan: Loan | AnyRow, data: PaymentCreate, excess: Decimal) -> AppError:
+    acceptable = max(data.amount - excess, ZERO)
+    return PaymentOverpaysLater(
+        details={
+            "acceptable_amount": str(acceptable),
+            "as_of": data.paid_on.isoformat(),
+            "loan_id": str(loan.id),
+        }
+    )
+
+
 def _beyond_payoff(loan: Loan | AnyRow, paid_on: date, payoff: Decimal) -> PaymentExceedsPayoff:
     # Money leaves as a string: the error encoder would turn a Decimal into a float.
     return PaymentExceedsPayoff(
@@ -272,34 +285,39 @@ def _payment(
 
 
 def _received(session: AsyncSession, loan: AnyRow, payment: dict[str, Any]) -> PaymentRead:
-    event = {
+    received = PaymentReceived(
         **routing_ids(loan, loan.owner_id),
-        "payment_id": str(payment["id"]),
-        "amount": str(payment["amount"]),
-        "paid_on": payment["paid_on"].isoformat(),
-    }
-    record_event(session, Event("payment_received", event))
+        payment_id=str(payment["id"]),
+        amount=str(payment["amount"]),
+        paid_on=payment["paid_on"].isoformat(),
+    )
+    record_event(session, received)
     columns = {name: payment[name] for name in _PAYMENT_FIELDS}
     return PaymentRead(**columns, reversed=False, reversal_reason=None)
 
 
 @cache
-def _lock(role: Role, entity: bool) -> Select[Any]:
+def _lock_row(role: Role) -> Select[Any]:
     """Built once per role (building it cost more than running it): `:loan_id`, `:user_id`.
-    `entity`: the Loan object and its borrower's user id; otherwise the loan's columns, its
-    borrower's user id (`owner_id`) and its live payment that sorts last (`latest_paid_on`,
-    `latest_id`)."""
-    user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
-    columns = (
-        (Loan, Customer.user_id)
-        if entity
-        else (
-            *appends.LOAN_COLUMNS,
-            Customer.user_id.label("owner_id"),
-            _LATEST_PAID_ON.label("latest_paid_on"),
-            _LATEST_PAYMENT_ID.label("latest_id"),
-        )
+    The loan's columns, its borrower's user id (`owner_id`) and its live payment that sorts
+    last (`latest_paid_on`, `latest_id`)."""
+    return _locking(
+        role,
+        *appended_payments.LOAN_COLUMNS,
+        Customer.user_id.label("owner_id"),
+        _LATEST_PAID_ON.label("latest_paid_on"),
+        _LATEST_PAYMENT_ID.label("latest_id"),
     )
+
+
+@cache
+def _lock_loan(role: Role) -> Select[Any]:
+    """As `_lock_row`, for the Loan object and its borrower's user id."""
+    return _locking(role, Loan, Customer.user_id)
+
+
+def _locking(role: Role, *columns: Any) -> Select[Any]:
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
     return (
         select(*columns)
         .join(Customer, Customer.id == Loan.customer_id)
@@ -308,14 +326,24 @@ def _lock(role: Role, entity: bool) -> Select[Any]:
     )
 
 
-async def _locked(
-    session: AsyncSession, principal: Principal, loan_id: uuid.UUID, *, entity: bool
+async def _locked_row(session: AsyncSession, principal: Principal, loan_id: uuid.UUID) -> AnyRow:
+    """The loan's row within the caller's scope, locked for its balance change."""
+    return await _first_locked(session, _lock_row(principal.role), principal, loan_id)
+
+
+async def _locked_loan(
+    session: AsyncSession, principal: Principal, loan_id: uuid.UUID
+) -> tuple[Loan, uuid.UUID | None]:
+    """The Loan within the caller's scope and its borrower's user id, locked likewise."""
+    found = await _first_locked(session, _lock_loan(principal.role), principal, loan_id)
+    return found[0], found[1]
+
+
+async def _first_locked(
+    session: AsyncSession, query: Select[Any], principal: Principal, loan_id: uuid.UUID
 ) -> AnyRow:
-    """The loan within the caller's scope, locked for its balance change (see `_lock`)."""
     params = {"loan_id": loan_id, "user_id": principal.user_id}
-    found: AnyRow | None = (
-        await session.execute(_lock(principal.role, entity), params)
-    ).one_or_none()
+    found: AnyRow | None = (await session.execute(query, params)).one_or_none()
     if found is None:
         raise LoanNotFound()
     return found
@@ -391,7 +419,7 @@ async def reverse_payment(
     reversal_id: uuid.UUID | None = None,
 ) -> PaymentRead:
     payment = await _load_payment(session, principal, payment_id)
-    loan, owner = await _locked(session, principal, payment.loan_id, entity=True)
+    loan, owner = await _locked_loan(session, principal, payment.loan_id)
     if loan.status not in (LoanStatus.DISBURSED, LoanStatus.CLOSED):
         raise LoanNotActive(details={"status": loan.status})
     installments = await installment_rows(session, loan.id)
@@ -414,11 +442,7 @@ async def reverse_payment(
     ]
     allocation = rules.allocate(schedule_of(installments), records)
     await _save_allocation(session, loan, principal, installments, payments, allocation)
-    event = {
-        **routing_ids(loan, owner),
-        "payment_id": str(payment_id),
-    }
-    record_event(session, Event("payment_reversed", event))
+    record_event(session, PaymentReversed(**routing_ids(loan, owner), payment_id=str(payment_id)))
     return await get_payment(session=session, principal=principal, payment_id=payment_id)
 
 

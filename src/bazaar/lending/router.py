@@ -28,6 +28,7 @@ from bazaar.lending.errors import (
     PaymentAlreadyReversed,
     PaymentExceedsPayoff,
     PaymentNotFound,
+    PaymentOverpaysLater,
     StaleVersion,
 )
 from bazaar.lending.ledger import installment_rows
@@ -347,6 +348,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
         LoanNotActive,
         InvalidPayment,
         PaymentExceedsPayoff,
+        PaymentOverpaysLater,
         IdempotencyKeyReused,
         IdempotencyKeyInFlight,
     ),

@@ -13,9 +13,8 @@ from bazaar.auth import service as auth_service
 from bazaar.auth.errors import UserNotFound
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import utcnow
 from bazaar.errors import InvalidInputError
-from bazaar.events import Event, record_event
+from bazaar.events import record_event
 from bazaar.lending import rules
 from bazaar.lending.errors import (
     CustomerAccountTaken,
@@ -28,6 +27,7 @@ from bazaar.lending.errors import (
     MakerChecker,
     StaleVersion,
 )
+from bazaar.lending.events import ApplicationSubmitted, LoanStatusChanged
 from bazaar.lending.ledger import AnyRow
 from bazaar.lending.models import Customer, Installment, Loan
 from bazaar.lending.rules import LoanCommand, LoanStatus
@@ -40,6 +40,7 @@ from bazaar.lending.schemas import (
 )
 from bazaar.lending.scope import customers_visible, loans_visible
 from bazaar.money import ZERO
+from bazaar.stamps import utcnow
 
 
 def today() -> date:
@@ -164,39 +165,36 @@ async def get_loan(
     return loan
 
 
+def _terms(
+    source: Loan | LoanTermsIn, disbursement_date: date, first_repayment_date: date | None
+) -> rules.LoanTerms:
+    """The rules' terms from a stored loan or a request: the one place they are built."""
+    return rules.LoanTerms(
+        principal=source.principal,
+        annual_rate=source.annual_rate,
+        installments=source.installments,
+        frequency=source.frequency,
+        interest_method=source.interest_method,
+        amortization=source.amortization,
+        grace_on_principal=source.grace_on_principal,
+        disbursement_date=disbursement_date,
+        first_repayment_date=first_repayment_date,
+        currency=source.currency,
+    )
+
+
 def terms_of(loan: Loan, *, disbursed_on: date | None = None) -> rules.LoanTerms:
     """The loan's terms; dates run from the disbursement date once it is known."""
     start = disbursed_on or loan.disbursed_on or loan.expected_disbursement_date
     first = loan.first_repayment_date
-    return rules.LoanTerms(
-        principal=loan.principal,
-        annual_rate=loan.annual_rate,
-        installments=loan.installments,
-        frequency=loan.frequency,
-        interest_method=loan.interest_method,
-        amortization=loan.amortization,
-        grace_on_principal=loan.grace_on_principal,
-        disbursement_date=start,
-        # A first repayment date the actual disbursement overtook no longer applies.
-        first_repayment_date=first if first is not None and first > start else None,
-        currency=loan.currency,
-    )
+    # A first repayment date the actual disbursement overtook no longer applies.
+    return _terms(loan, start, first if first is not None and first > start else None)
 
 
 def preview_terms(data: LoanTermsIn) -> rules.LoanTerms:
+    """Terms a request proposes, or InvalidLoanTerms (422) saying what is wrong with them."""
     try:
-        return rules.LoanTerms(
-            principal=data.principal,
-            annual_rate=data.annual_rate,
-            installments=data.installments,
-            frequency=data.frequency,
-            interest_method=data.interest_method,
-            amortization=data.amortization,
-            grace_on_principal=data.grace_on_principal,
-            disbursement_date=data.expected_disbursement_date,
-            first_repayment_date=data.first_repayment_date,
-            currency=data.currency,
-        )
+        return _terms(data, data.expected_disbursement_date, data.first_repayment_date)
     except rules.TermsError as exc:
         raise InvalidLoanTerms(str(exc)) from exc
 
@@ -242,7 +240,7 @@ async def delete_loan(*, session: AsyncSession, loan: Loan) -> None:
 
 
 def routing_ids(loan: Loan | AnyRow, customer_user_id: uuid.UUID | None) -> dict[str, Any]:
-    """The ids the realtime layer routes lending events by."""
+    """The ids every lending event carries, which name its audience."""
     return {
         "loan_id": str(loan.id),
         "customer_id": str(loan.customer_id),
@@ -263,10 +261,17 @@ async def record_status_change(
     *, session: AsyncSession, loan: Loan, old: LoanStatus, by: uuid.UUID | None
 ) -> None:
     ids = routing_ids(loan, await customer_user_id(session, loan))
-    data = {**ids, "old_status": old.value, "new_status": loan.status.value}
-    record_event(session, Event("loan_status_change", {**data, "by": str(by) if by else None}))
+    record_event(
+        session,
+        LoanStatusChanged(
+            **ids,
+            old_status=old.value,
+            new_status=loan.status.value,
+            by=str(by) if by else None,
+        ),
+    )
     if loan.status is LoanStatus.SUBMITTED and old is LoanStatus.DRAFT:
-        record_event(session, Event("new_application", {**ids, "principal": str(loan.principal)}))
+        record_event(session, ApplicationSubmitted(**ids, principal=str(loan.principal)))
 
 
 async def _store_schedule(

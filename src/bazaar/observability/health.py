@@ -60,12 +60,12 @@ async def ready(request: Request) -> JSONResponse:
     state = request.app.state
 
     async def database() -> None:
-        async with state.db.engine.connect() as conn:
+        async with state.runtime.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     checks = {"database": await _timed(database)}
-    if state.redis is not None:
-        checks["redis"] = await _timed(state.redis.ping)
+    if state.runtime.redis is not None:
+        checks["redis"] = await _timed(state.runtime.redis.ping)
     all_up = all(check.status == "up" for check in checks.values())
     body = Readiness(status="ready" if all_up else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if all_up else 503)

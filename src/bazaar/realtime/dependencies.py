@@ -8,7 +8,7 @@ from bazaar.realtime.hub import Hub
 
 
 def get_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.realtime
+    hub: Hub = request.app.state.runtime.realtime
     return hub
 
 

@@ -74,8 +74,8 @@ async def refuse(websocket: WebSocket, hub: Hub, status: int, code: str, message
 
 async def serve(websocket: WebSocket, *, path_user: str | None) -> None:
     state = websocket.app.state
-    hub: Hub = state.realtime
-    settings: Settings = state.settings
+    hub: Hub = state.runtime.realtime
+    settings: Settings = state.runtime.settings
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, websocket.headers.get("host"), settings.cors_origins):
         await refuse(websocket, hub, 403, "origin_not_allowed", "This Origin may not connect")

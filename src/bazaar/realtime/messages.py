@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -18,6 +18,7 @@ class NotificationType(StrEnum):
     LOAN_STATUS_CHANGE = "loan_status_change"
     NEW_APPLICATION = "new_application"
     PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_REVERSED = "payment_reversed"
     SYNC_STATUS = "sync_status"
     COMMENT_ADDED = "comment_added"
     INVENTORY_UPDATE = "inventory_update"
@@ -38,15 +39,6 @@ class CloseCode(IntEnum):
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Notification(_Message):
-    type: NotificationType
-    channel: str
-    offset: int
-    epoch: str
-    timestamp: datetime
-    data: dict[str, Any]
 
 
 class ChannelPosition(_Message):

@@ -9,10 +9,10 @@ and `broadcast` (everyone).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
+from bazaar.events import Audience
 from bazaar.realtime.messages import NotificationType as T
 
 BROADCAST = "broadcast"
@@ -27,6 +27,7 @@ _BUSINESS = frozenset(
         T.LOAN_STATUS_CHANGE,
         T.NEW_APPLICATION,
         T.PAYMENT_RECEIVED,
+        T.PAYMENT_REVERSED,
         T.COMMENT_ADDED,
         T.INVENTORY_UPDATE,
         T.SYSTEM_MAINTENANCE,
@@ -46,9 +47,6 @@ ALLOWED_TYPES: Mapping[Role, frozenset[T]] = {
     **DEFAULT_TYPES,
     Role.ADMIN: DEFAULT_TYPES[Role.ADMIN] | _PRESENCE,
 }
-
-# The lending events that become notifications, with the data keys naming their audience.
-LENDING_EVENTS = frozenset({T.NEW_APPLICATION, T.LOAN_STATUS_CHANGE, T.PAYMENT_RECEIVED})
 
 
 def user_channel(user_id: object) -> str:
@@ -72,11 +70,10 @@ def channels_of(principal: Principal) -> frozenset[str]:
     return frozenset(channels)
 
 
-def lending_channels(data: Mapping[str, Any]) -> list[str]:
-    """The borrower, the loan's officer and the admins: the readers of the loan over REST."""
-    channels = [role_channel(Role.ADMIN)]
-    if data.get("officer_id"):
-        channels.append(officer_channel(data["officer_id"]))
-    if data.get("customer_user_id"):
-        channels.append(user_channel(data["customer_user_id"]))
-    return channels
+def audience_channels(audience: Audience) -> list[str]:
+    """The channels that reach exactly `audience`, each once."""
+    channels = [BROADCAST] if audience.everyone else []
+    channels += [user_channel(u) for u in audience.users]
+    channels += [officer_channel(o) for o in audience.officers]
+    channels += [role_channel(Role(r)) for r in audience.roles]
+    return list(dict.fromkeys(channels))

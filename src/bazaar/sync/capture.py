@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
 from bazaar.config import Settings, get_settings
-from bazaar.db import Database, new_id
+from bazaar.db import Database
+from bazaar.stamps import new_id
 from bazaar.sync.codec import encode
 from bazaar.sync.hlc import HybridClock
 from bazaar.sync.models import ChangeLog, SyncItem
@@ -39,7 +40,6 @@ from bazaar.sync.registry import (
 
 CONTEXT_KEY = "bazaar.sync.context"
 _REMOTE_KEY = "bazaar.sync.remote"
-_CAPTURED_KEY = "bazaar.sync.captured"
 _PENDING_KEY = "bazaar.sync.pending"
 
 
@@ -49,6 +49,24 @@ class SyncContext:
     clock: HybridClock
     outbox: bool
     """True on a field node: local writes are queued for the hub."""
+
+
+@dataclass
+class RemoteOrigin:
+    """While a peer's mutation is applied: whose writes these are and what they wrote."""
+
+    node_id: str
+    hlc: str
+    """The hub's receive time, which orders rows."""
+    field_hlc: str
+    """When the node made the edit, which is what latest_timestamp compares."""
+    written: list[dict[str, Any]] = field(default_factory=list)
+    """The change-log rows written so far, with their sequence numbers."""
+
+
+def _remote(session: Session) -> RemoteOrigin | None:
+    remote = session.info.get(_REMOTE_KEY)
+    return remote if isinstance(remote, RemoteOrigin) else None
 
 
 def context_for(settings: Settings) -> SyncContext:
@@ -89,13 +107,12 @@ def remote_origin(
     which orders rows) while each written field is clocked at `field_hlc` (when the node made
     the edit, which is what latest_timestamp compares); yields the change-log rows written."""
     info = session.sync_session.info
-    captured: list[dict[str, Any]] = []
-    info[_REMOTE_KEY], info[_CAPTURED_KEY] = (node_id, hlc, field_hlc or hlc), captured
+    remote = RemoteOrigin(node_id, hlc, field_hlc or hlc)
+    info[_REMOTE_KEY] = remote
     try:
-        yield captured
+        yield remote.written
     finally:
         info.pop(_REMOTE_KEY, None)
-        info.pop(_CAPTURED_KEY, None)
 
 
 _SYNCED_FIELDS: dict[type[Any], tuple[str, ...]] = {}
@@ -250,9 +267,9 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 def stamp(session: Session) -> dict[str, str]:
     """`origin_node` and `updated_hlc` for a row a Core statement writes now: what the flush hook
     sets on the ORM's objects (the peer's stamp while its mutation is applied)."""
-    remote = session.info.get(_REMOTE_KEY)
+    remote = _remote(session)
     if remote is not None:
-        return {"origin_node": remote[0], "updated_hlc": remote[1]}
+        return {"origin_node": remote.node_id, "updated_hlc": remote.hlc}
     context = context_of(session)
     return {"origin_node": context.node_id, "updated_hlc": context.clock.now().encode()}
 
@@ -282,8 +299,7 @@ def _append(session: Session, changes: Sequence[_Change]) -> None:
     # (a statement trigger, migration 0005): sequence numbers become visible in commit order.
     connection = session.connection()
     context = context_of(session)
-    remote = session.info.get(_REMOTE_KEY)
-    captured_rows = session.info.get(_CAPTURED_KEY)
+    remote = _remote(session)
     # Parents first: a child's owner is read from its parent's entry of this same batch.
     ordered = sorted(changes, key=lambda c: _depth(c.spec))
     owners: dict[Any, Any] = {}
@@ -295,8 +311,8 @@ def _append(session: Session, changes: Sequence[_Change]) -> None:
     appended = connection.execute(_APPEND_CHANGES, rows)
     seq_of = {(entity_type, entity_id): seq for seq, entity_type, entity_id in appended}
     seqs = [seq_of[row["entity_type"], row["entity_id"]] for row in rows]
-    if captured_rows is not None:
-        captured_rows.extend({**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True))
+    if remote is not None:
+        remote.written.extend({**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True))
     if context.outbox and remote is None:
         items = [
             item
@@ -311,7 +327,7 @@ def _entry(
     change: _Change,
     connection: Connection,
     context: SyncContext,
-    remote: tuple[str, str, str] | None,
+    remote: RemoteOrigin | None,
     owners: dict[Any, Any],
 ) -> dict[str, Any]:
     """The change-log row for one write."""
@@ -320,7 +336,7 @@ def _entry(
     hlc = row["updated_hlc"]
     if deleted:
         # A deleted row is not flushed with a new stamp: the deletion gets its own.
-        hlc = remote[1] if remote else context.clock.now().encode()
+        hlc = remote.hlc if remote else context.clock.now().encode()
     fields = synced_fields(spec.model)
     return {
         "entity_type": spec.entity_type,
@@ -328,9 +344,9 @@ def _entry(
         "op": change.op,
         "version": row["version"],
         "hlc": hlc,
-        "origin_node": remote[0] if remote else context.node_id,
+        "origin_node": remote.node_id if remote else context.node_id,
         "owner_id": _owner(change, connection, owners),
-        "fields": dict.fromkeys(sorted(change.changed), remote[2] if remote else hlc),
+        "fields": dict.fromkeys(sorted(change.changed), remote.field_hlc if remote else hlc),
         "data": None if deleted else {name: encode(row[name]) for name in fields},
     }
 

@@ -18,7 +18,6 @@ from bazaar.db import unit_of_work
 from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
 from bazaar.runtime import Runtime
-from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
 from bazaar.sync import service
 from bazaar.sync.client import HubClient
 from bazaar.sync.worker import hub_peer, worker_for

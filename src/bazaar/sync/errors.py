@@ -42,11 +42,6 @@ class NotAFieldNode(ConflictError):
     )
 
 
-class HubUnreachable(ConflictError):
-    code = "hub_unreachable"
-    default_message = "The hub could not be reached"
-
-
 class NodeIdTaken(ForbiddenError):
     code = "node_id_taken"
     default_message = "This node id already syncs for another user"

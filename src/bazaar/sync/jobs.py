@@ -7,9 +7,9 @@ import time, when settings may not even be valid yet.
 
 from __future__ import annotations
 
-from bazaar.scheduler import register_job
+from bazaar.scheduler import Job
 from bazaar.sync.worker import run_sync_job
 
 TICK_SECONDS = 1.0
 
-register_job("sync", run_sync_job, seconds=TICK_SECONDS)
+JOBS = (Job("sync", run_sync_job, seconds=TICK_SECONDS),)

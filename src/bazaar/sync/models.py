@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Enum, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bazaar.db import Base, IdMixin, TimestampMixin, utcnow
+from bazaar.db import Base, IdMixin, TimestampMixin
 from bazaar.sqltypes import UTCDateTime
+from bazaar.stamps import utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")

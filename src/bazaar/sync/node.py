@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bazaar.db import ROW_KEY, Base, update_by_key, utcnow
+from bazaar.db import ROW_KEY, Base, update_by_key
+from bazaar.stamps import utcnow
 from bazaar.sync import registry
 from bazaar.sync.backoff import next_attempt_at
 from bazaar.sync.capture import SyncContext

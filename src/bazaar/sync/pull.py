@@ -13,8 +13,9 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import Database, unit_of_work
 from bazaar.events import EventBus
-from bazaar.sync.hub import row_payload, touch_peer
+from bazaar.sync.items import row_payload
 from bazaar.sync.models import ChangeLog
+from bazaar.sync.peers import touch_peer
 from bazaar.sync.users import replica_users
 
 

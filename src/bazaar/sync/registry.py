@@ -7,10 +7,15 @@ the domain carries sync code.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+import uuid
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
 from bazaar.sync.policies import Policy
 
 # Bookkeeping columns every syncable row has; they travel beside the data, not in it.
@@ -41,13 +46,82 @@ class Mutation:
     base: dict[str, Any]
 
 
-Validator = Callable[..., Awaitable[None]]
-"""`async def validate(*, session, principal, values: dict, row: object | None)`; raises an
-AppError to reject the mutation."""
+@dataclass
+class PushContext:
+    """What the push being applied knows about its rows, handed to a domain's validators and
+    command handlers so they need not read (or lock) those rows again."""
 
-CommandHandler = Callable[..., Awaitable[None]]
-"""`async def handler(*, session: AsyncSession, principal: Principal, mutation: Mutation)`;
-raises an AppError to reject the command with its message as the reason."""
+    absent: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    """Rows the push inserts that were not stored when it began, and nothing wrote since."""
+    inserted: dict[tuple[str, uuid.UUID], Any] = field(default_factory=dict)
+    """Rows as this push inserted them (ORM objects)."""
+
+    def known_absent(self, entity_type: str, entity_id: uuid.UUID) -> bool:
+        """True when the row is certainly missing: an insert, or a command that creates its
+        row, need not look for it."""
+        return (entity_type, entity_id) in self.absent
+
+    def pushed_row(self, entity_type: str, entity_id: uuid.UUID) -> Any | None:
+        """The row as this push inserted it, while the session holds it current: a later item
+        on it (a loan for a new customer, a new application's submission) need not read it
+        again, nor lock it, since no other transaction can see it yet."""
+        row = self.inserted.get((entity_type, entity_id))
+        if row is None:
+            return None
+        state = inspect(row)
+        # Rolled back with its SAVEPOINT (detached), or expired by a rollback since: read it.
+        return row if state.persistent and not state.expired_attributes else None
+
+
+class Validator(Protocol):
+    """Checks a node's insert (`row` None) or field changes with the domain's own rules; may
+    adjust `values`; raises an AppError to reject the mutation."""
+
+    async def __call__(
+        self,
+        *,
+        session: AsyncSession,
+        principal: Principal,
+        push: PushContext,
+        values: dict[str, Any],
+        row: Any | None,
+    ) -> None: ...
+
+
+class CommandHandler(Protocol):
+    """Applies one command; raises an AppError to reject it with its message as the reason."""
+
+    async def __call__(
+        self, *, session: AsyncSession, principal: Principal, push: PushContext, mutation: Mutation
+    ) -> None: ...
+
+
+class BatchKey(Protocol):
+    """The target (e.g. a loan id) a command groups by; None: it applies on its own."""
+
+    def __call__(self, push: PushContext, mutation: Mutation) -> Hashable | None: ...
+
+
+class BatchApply(Protocol):
+    """One outcome per command taken, in order: None (applied) or the AppError that rejects
+    it. It may take only a prefix; the rest apply one by one. Any exception it raises undoes
+    the whole group, which then applies one by one."""
+
+    async def __call__(
+        self,
+        *,
+        session: AsyncSession,
+        principal: Principal,
+        push: PushContext,
+        mutations: list[Mutation],
+    ) -> list[Exception | None]: ...
+
+
+class AfterPull(Protocol):
+    """Runs on a node after hub rows of one type were applied (rebuilds rows the domain
+    derives instead of syncing)."""
+
+    async def __call__(self, *, session: AsyncSession, ids: set[uuid.UUID]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,14 +129,17 @@ class CommandBatch:
     """How several commands of one kind on one target apply together, as the handler would
     apply them one after another, but in one round of reads and writes."""
 
-    key: Callable[..., Hashable | None]
-    """`key(session, mutation)`: the target (e.g. a loan id) a command groups by; None: it
-    applies on its own."""
-    apply: Callable[..., Awaitable[list[Exception | None]]]
-    """`async def apply(*, session, principal, mutations)` -> one outcome per command taken,
-    in order: None (applied) or the AppError that rejects it. It may take only a prefix; the
-    rest apply one by one. Any exception it raises undoes the whole group, which then applies
-    one by one."""
+    key: BatchKey
+    apply: BatchApply
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a node's write stands for, replayed on the hub by `handler`."""
+
+    name: str
+    handler: CommandHandler
+    batch: CommandBatch | None = None
 
 
 @dataclass(frozen=True)
@@ -84,16 +161,12 @@ class SyncEntity:
     records: bool = True
     """Whether the row's field changes are pushed as record mutations at all."""
     validate: Validator | None = None
-    """Checks a node's insert (row None) or field changes with the domain's own rules."""
-    after_pull: Callable[..., Awaitable[None]] | None = None
-    """`async def f(*, session, ids)` on a node after hub rows of this type were applied
-    (rebuilds rows the domain derives instead of syncing)."""
+    after_pull: AfterPull | None = None
 
 
 _ENTITIES: dict[str, SyncEntity] = {}
 _BY_MODEL: dict[type[Any], SyncEntity] = {}
-_COMMANDS: dict[str, CommandHandler] = {}
-_BATCHES: dict[str, CommandBatch] = {}
+_COMMANDS: dict[str, Command] = {}
 
 
 def register(entity: SyncEntity) -> None:
@@ -101,12 +174,8 @@ def register(entity: SyncEntity) -> None:
     _BY_MODEL[entity.model] = entity
 
 
-def register_command(
-    name: str, handler: CommandHandler, *, batch: CommandBatch | None = None
-) -> None:
-    _COMMANDS[name] = handler
-    if batch is not None:
-        _BATCHES[name] = batch
+def register_command(command: Command) -> None:
+    _COMMANDS[command.name] = command
 
 
 def entity(entity_type: str) -> SyncEntity | None:
@@ -125,9 +194,5 @@ def entities() -> list[SyncEntity]:
     return list(_ENTITIES.values())
 
 
-def command(name: str) -> CommandHandler | None:
+def command(name: str) -> Command | None:
     return _COMMANDS.get(name)
-
-
-def command_batch(name: str) -> CommandBatch | None:
-    return _BATCHES.get(name)

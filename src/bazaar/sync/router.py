@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from bazaar.auth.dependencies import StaffOnly, require
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import SessionDep, utcnow
+from bazaar.db import SessionDep
 from bazaar.errors import error_responses
-from bazaar.sync import hub, pull, service
-from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
+from bazaar.stamps import utcnow
+from bazaar.sync import pull, service
 from bazaar.sync.errors import (
     ConflictNotFound,
     ConflictResolved,
@@ -27,8 +27,9 @@ from bazaar.sync.errors import (
     OutOfScope,
     UnknownEntity,
 )
-from bazaar.sync.hub import check_policy_overrides
 from bazaar.sync.models import ConflictStatus, ItemStatus
+from bazaar.sync.push import PushApplier
+from bazaar.sync.records import check_policy_overrides
 from bazaar.sync.schemas import (
     ChangesPage,
     ConflictRead,
@@ -52,9 +53,8 @@ from bazaar.sync.worker import SyncWorker, worker_for
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    check_policy_overrides(app.state.settings.sync_policies)
-    worker = await worker_for(app.state.runtime)
-    worker.notify_state = app.state
+    check_policy_overrides(app.state.runtime.settings.sync_policies)
+    await worker_for(app.state.runtime)
     yield
 
 
@@ -96,7 +96,11 @@ async def changes(
 ) -> dict[str, Any]:
     state = request.app.state
     await pull.record_pull(
-        db=state.db, events=state.events, principal=principal, node_id=node_id, cursor=since
+        db=state.runtime.db,
+        events=state.runtime.events,
+        principal=principal,
+        node_id=node_id,
+        cursor=since,
     )
     page = await pull.changes_since(
         session=session, principal=principal, node_id=node_id, since=since, limit=limit
@@ -125,12 +129,12 @@ async def push(
     worker: WorkerDep,
     request: Request,
 ) -> dict[str, Any]:
-    applier = hub.Hub(
+    applier = PushApplier(
         session=session,
         context=worker.context,
         principal=principal,
         node_id=body.node_id,
-        policy_overrides=request.app.state.settings.sync_policies,
+        policy_overrides=request.app.state.runtime.settings.sync_policies,
     )
     results = await applier.push(body.items)
     rows = [row for result in results for row in result.rows]

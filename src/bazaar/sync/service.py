@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
-from bazaar.db import utcnow
+from bazaar.stamps import utcnow
 from bazaar.sync import registry
 from bazaar.sync.codec import decode_row
 from bazaar.sync.errors import (
@@ -20,7 +20,6 @@ from bazaar.sync.errors import (
     InvalidMutation,
     UnknownEntity,
 )
-from bazaar.sync.hub import ensure_in_scope
 from bazaar.sync.models import (
     ChangeLog,
     Conflict,
@@ -31,6 +30,7 @@ from bazaar.sync.models import (
     SyncMutation,
     SyncPeer,
 )
+from bazaar.sync.ownership import ensure_in_scope
 from bazaar.sync.registry import SyncEntity
 
 

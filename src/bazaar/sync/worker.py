@@ -23,10 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.roles import Role
-from bazaar.db import unit_of_work, utcnow
+from bazaar.db import unit_of_work
+from bazaar.events import Audience
 from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.service import hub_of, notify
 from bazaar.runtime import Runtime
+from bazaar.stamps import utcnow
 from bazaar.sync import node, service
 from bazaar.sync.capture import SyncContext, install, installed
 from bazaar.sync.client import HubClient
@@ -65,7 +67,6 @@ class SyncWorker:
         )
         self.last_cycle: CycleReport | None = None
         self.last_cycle_at: Any = None
-        self.notify_state: Any = runtime
         self.transport: httpx.AsyncBaseTransport | None = None
         self._lock = asyncio.Lock()
         self._last_start: float | None = None
@@ -257,7 +258,7 @@ class SyncWorker:
                 return
 
     async def _notify(self, phase: str, report: CycleReport) -> None:
-        if hub_of(self.notify_state) is None:
+        if hub_of(self.runtime) is None:
             return  # no sockets here and no broker to reach them
         async with self._uow() as session:
             peer = await hub_peer(session=session, settings_url=self.runtime.settings.sync_hub_url)
@@ -265,11 +266,12 @@ class SyncWorker:
         data = {"phase": phase, "node_id": self.context.node_id, **report.as_dict()}
         try:
             await notify(
-                self.notify_state,
+                self.runtime,
                 type=NotificationType.SYNC_STATUS,
                 data=data,
-                officers=[officer] if officer else [],
-                roles=[Role.ADMIN],
+                audience=Audience(
+                    officers=(str(officer),) if officer else (), roles=(Role.ADMIN.value,)
+                ),
             )
         except Exception:
             log.exception("sync_status_notify_failed")

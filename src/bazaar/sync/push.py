@@ -1,10 +1,13 @@
 """The hub's side of a push: apply a node's mutations.
 
-Each mutation is applied in its own SAVEPOINT: one that fails is rolled back alone and
-answered `rejected` with its reason, the others stand. Every final outcome is stored under
-the mutation id, so a resent mutation is answered `duplicate` and never applies twice.
-Rows written while applying are stamped with the pushing node as origin (never echoed back
-to it in pulls) and returned in the answer instead, so the node converges at once.
+Each mutation applies as if in its own SAVEPOINT: one that fails is rolled back alone and
+answered `rejected` with its reason, the others stand. To save SAVEPOINTs, the items between
+runs of batchable commands share one per stretch, and a stretch whose item fails applies again
+around it; a run of batchable commands (a node's repayments) applies as one group per target.
+Every final outcome is stored under the mutation id, so a resent mutation is answered
+`duplicate` and never applies twice. Rows written while applying are stamped with the pushing
+node as origin (never echoed back to it in pulls) and returned in the answer instead, so the
+node converges at once.
 """
 
 from __future__ import annotations
@@ -12,204 +15,34 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.config import ConfigurationError
-from bazaar.db import utcnow
 from bazaar.errors import AppError, NotFoundError
 from bazaar.sync import registry
-from bazaar.sync.capture import SyncContext, remote_origin, snapshot, synced_fields
-from bazaar.sync.codec import decode_row
-from bazaar.sync.errors import (
-    EntityNotFound,
-    InvalidMutation,
-    NodeIdTaken,
-    OutOfScope,
-    UnknownEntity,
-)
+from bazaar.sync.capture import SyncContext, remote_origin
+from bazaar.sync.errors import EntityNotFound, InvalidMutation, UnknownEntity
 from bazaar.sync.hlc import HLC, ClockDriftError, InvalidTimestamp
-from bazaar.sync.models import (
-    ChangeLog,
-    Conflict,
-    Outcome,
-    PeerRole,
-    SyncMutation,
-    SyncPeer,
-)
-from bazaar.sync.policies import Policy, resolve
-from bazaar.sync.registry import Mutation, SyncEntity
-
-_ABSENT_KEY = "bazaar.sync.absent"
-_INSERTED_KEY = "bazaar.sync.inserted"
-
-
-@dataclass
-class ItemResult:
-    mutation_id: str
-    outcome: Outcome
-    reason: str | None = None
-    code: str | None = None
-    conflict_id: str | None = None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
-    retryable: bool = False
-    """Rejected for now only (not recorded): the node sends it again after a backoff."""
+from bazaar.sync.items import ItemResult, parse, reason_of, row_payload
+from bazaar.sync.models import ChangeLog, Outcome, SyncMutation
+from bazaar.sync.ownership import ensure_in_scope
+from bazaar.sync.peers import touch_peer
+from bazaar.sync.records import Applying, insert_record, merge_record
+from bazaar.sync.registry import Mutation, PushContext
 
 
 class _Undone(Exception):
     """An item of a stretch failed: the stretch's SAVEPOINT is rolled back."""
 
 
-def _reason(exc: Exception) -> tuple[str, str]:
-    if isinstance(exc, AppError):
-        return exc.message, exc.code
-    if isinstance(exc, IntegrityError):
-        return "the row breaks a uniqueness or reference rule at the hub", "integrity_error"
-    return f"invalid data: {exc}", "invalid_mutation"
-
-
-def parse(raw: Mapping[str, Any]) -> Mutation:
-    try:
-        mutation = Mutation(
-            mutation_id=str(uuid.UUID(str(raw["mutation_id"]))),
-            entity_type=str(raw["entity_type"]),
-            entity_id=str(uuid.UUID(str(raw["entity_id"]))),
-            op=str(raw["op"]),
-            command=raw.get("command"),
-            hlc=str(raw["hlc"]),
-            changes=dict(raw.get("changes") or {}),
-            base=dict(raw.get("base") or {}),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidMutation(details={"error": str(exc)}) from exc
-    if mutation.op not in ("insert", "update", "delete"):
-        raise InvalidMutation(details={"op": mutation.op})
-    return mutation
-
-
-def row_payload(entry: ChangeLog | Mapping[str, Any]) -> dict[str, Any]:
-    get = entry.get if isinstance(entry, Mapping) else lambda key: getattr(entry, key)
-    return {
-        "seq": get("seq"),
-        "entity_type": get("entity_type"),
-        "entity_id": str(get("entity_id")),
-        "op": get("op"),
-        "version": get("version"),
-        "hlc": get("hlc"),
-        "origin_node": get("origin_node"),
-        "data": get("data"),
-    }
-
-
-async def touch_peer(
-    *, session: AsyncSession, node_id: str, principal: Principal, cursor: int | None = None
-) -> None:
-    peer = (
-        await session.execute(select(SyncPeer).where(SyncPeer.node_id == node_id))
-    ).scalar_one_or_none()
-    if peer is None:
-        peer = SyncPeer(node_id=node_id, role=PeerRole.NODE, user_id=principal.user_id)
-        session.add(peer)
-    elif peer.user_id != principal.user_id and principal.role is not Role.ADMIN:
-        # Origin stamps decide what a node is not sent back: a node id is its first user's.
-        raise NodeIdTaken(details={"node_id": node_id})
-    peer.last_seen_at = utcnow()
-    if cursor is not None:
-        peer.pull_cursor, peer.last_sync_at = cursor, utcnow()
-    await session.flush()
-
-
-async def owner_of(session: AsyncSession, spec: SyncEntity, row: Any) -> uuid.UUID | None:
-    if spec.owner_column is not None:
-        owner: uuid.UUID | None = getattr(row, spec.owner_column)
-        return owner
-    if spec.parent is None:
-        return None
-    parent_type, column = spec.parent
-    parent_spec = registry.entity(parent_type)
-    parent_id = getattr(row, column)
-    if parent_spec is None or parent_id is None:
-        return None
-    parent = await session.get(parent_spec.model, parent_id)
-    return None if parent is None else await owner_of(session, parent_spec, parent)
-
-
-async def ensure_in_scope(
-    session: AsyncSession, principal: Principal, spec: SyncEntity, row: Any
-) -> None:
-    if principal.role is Role.ADMIN:
-        return
-    if await owner_of(session, spec, row) != principal.user_id:
-        raise OutOfScope(details={"entity_type": spec.entity_type, "entity_id": str(row.id)})
-
-
-def check_policy_overrides(overrides: Mapping[str, str]) -> None:
-    """Refuse to start with a BAZAAR_SYNC_POLICIES entry that names no policy."""
-    for key, value in overrides.items():
-        if value not in Policy.__members__.values() or "." not in key:
-            raise ConfigurationError(
-                f"BAZAAR_SYNC_POLICIES: {key}={value!r}; use entity.field = one of "
-                + ", ".join(p.value for p in Policy)
-            )
-
-
-def effective_policies(spec: SyncEntity, overrides: Mapping[str, str]) -> dict[str, Policy]:
-    policies = dict(spec.policies)
-    prefix = f"{spec.entity_type}."
-    for key, value in overrides.items():
-        if key.startswith(prefix):
-            policies[key.removeprefix(prefix)] = Policy(value)
-    return policies
-
-
-async def field_clocks(
-    session: AsyncSession, spec: SyncEntity, entity_id: uuid.UUID
-) -> dict[str, HLC]:
-    """The HLC of the last write of each field, from the change log (newest first)."""
-    entries = await session.execute(
-        select(ChangeLog.fields)
-        .where(ChangeLog.entity_type == spec.entity_type, ChangeLog.entity_id == entity_id)
-        .order_by(ChangeLog.seq.desc())
-    )
-    clocks: dict[str, HLC] = {}
-    wanted = set(synced_fields(spec.model))
-    for (written,) in entries:
-        for name, stamp in written.items():
-            clocks.setdefault(name, HLC.decode(stamp))
-        if wanted <= clocks.keys():
-            break
-    return clocks
-
-
-def known_absent(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) -> bool:
-    """True when the push being applied found the row missing and nothing wrote it since: an
-    insert, or a command that creates its row, need not look for it again."""
-    absent = session.info.get(_ABSENT_KEY)
-    return absent is not None and (entity_type, entity_id) in absent
-
-
-def pushed_row(session: AsyncSession, entity_type: str, entity_id: uuid.UUID) -> Any | None:
-    """The row as this push inserted it, while the session holds it current: a later item on
-    it (a loan for a new customer, a new application's submission) need not read it again,
-    nor lock it, since no other transaction can see it yet."""
-    row = session.info.get(_INSERTED_KEY, {}).get((entity_type, entity_id))
-    if row is None:
-        return None
-    state = inspect(row)
-    # Rolled back with its SAVEPOINT (detached), or expired by a rollback since: read it.
-    return row if state.persistent and not state.expired_attributes else None
-
-
-class Hub:
-    """Applies pushes for one request; `context` is this process's sync identity."""
+class PushApplier:
+    """Applies one request's push; `context` is this process's sync identity."""
 
     def __init__(
         self,
@@ -221,19 +54,17 @@ class Hub:
         policy_overrides: Mapping[str, str],
     ) -> None:
         self.session, self.context, self.principal = session, context, principal
-        self.node_id, self.overrides = node_id, policy_overrides
+        self.node_id = node_id
+        self.push_context = PushContext()
+        self.applying = Applying(session, principal, node_id, policy_overrides, self.push_context)
         self._done: dict[str, SyncMutation] = {}
         self._new_outcomes: list[SyncMutation] = []
 
     async def push(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         await touch_peer(session=self.session, node_id=self.node_id, principal=self.principal)
         self._done = await self._recorded(items)
-        self.session.info[_ABSENT_KEY] = await self._absent(items)
-        self.session.info[_INSERTED_KEY] = {}
-        try:
-            results = await self._in_order(items)
-        finally:
-            del self.session.info[_ABSENT_KEY], self.session.info[_INSERTED_KEY]
+        self.push_context.absent = await self._absent(items)
+        results = await self._in_order(items)
         # Stored together at the end: one multi-row INSERT rather than one per item, in the
         # same transaction as the items themselves.
         self.session.add_all(self._new_outcomes)
@@ -248,7 +79,8 @@ class Hub:
         start = 0
         while start < len(items):
             kind = items[start].get("command")
-            batch = registry.command_batch(kind) if isinstance(kind, str) else None
+            command = registry.command(kind) if isinstance(kind, str) else None
+            batch = command.batch if command is not None else None
             end = start + 1
             while end < len(items) and items[end].get("command") == kind:
                 end += 1
@@ -269,7 +101,7 @@ class Hub:
         if len(run) < 2:
             return [await self._one(raw) for raw in run]
         outcomes, done = len(self._new_outcomes), dict(self._done)
-        absent = set(self.session.info[_ABSENT_KEY])
+        absent = set(self.push_context.absent)
         results: list[ItemResult] = []
         try:
             async with self.session.begin_nested():
@@ -278,7 +110,7 @@ class Hub:
         except _Undone:
             del self._new_outcomes[outcomes:]
             self._done = done
-            self.session.info[_ABSENT_KEY] = absent
+            self.push_context.absent = absent
             failed = len(results)
             return [
                 *await self._stretch(run[:failed]),
@@ -293,7 +125,7 @@ class Hub:
         groups: dict[Hashable, list[tuple[int, Mutation]]] = defaultdict(list)
         for position, raw in enumerate(run):
             mutation = self._groupable(raw)
-            if mutation is not None and (key := batch.key(self.session, mutation)) is not None:
+            if mutation is not None and (key := batch.key(self.push_context, mutation)) is not None:
                 groups[key].append((position, mutation))
         done: dict[int, ItemResult] = {}
         for group in groups.values():
@@ -333,11 +165,12 @@ class Hub:
                     outcomes = await batch.apply(
                         session=self.session,
                         principal=self.principal,
+                        push=self.push_context,
                         mutations=[m for _, m in group],
                     )
         except (AppError, IntegrityError, StaleDataError, ValueError, TypeError, KeyError):
             return {}
-        self.session.info[_ABSENT_KEY].difference_update(
+        self.push_context.absent.difference_update(
             (row["entity_type"], row["entity_id"]) for row in written
         )
         # Each command answers with its own rows and the target's rows as the group left them.
@@ -350,7 +183,7 @@ class Hub:
                 result = ItemResult(mutation.mutation_id, Outcome.APPLIED)
                 result.rows = [*shared, row_payload(own[mutation.entity_id])]
             else:
-                result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(outcome))
+                result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *reason_of(outcome))
                 result.rows = await self._current_rows(mutation)
             self._record(run[position], mutation, result)
             done[position] = result
@@ -425,7 +258,7 @@ class Hub:
         except (AppError, IntegrityError, ValueError, TypeError, KeyError) as exc:
             if not alone:
                 raise _Undone from exc
-            result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *_reason(exc))
+            result = ItemResult(mutation.mutation_id, Outcome.REJECTED, *reason_of(exc))
         if not result.rows:
             result.rows = await self._current_rows(mutation)
         self._record(raw, mutation, result)
@@ -439,7 +272,7 @@ class Hub:
             # Whatever the item left pending is its own, not the next item's in a stretch.
             await self.session.flush()
         result.rows = [row_payload(row) for row in written]
-        self.session.info[_ABSENT_KEY].difference_update(
+        self.push_context.absent.difference_update(
             (row["entity_type"], row["entity_id"]) for row in written
         )
         return result
@@ -463,19 +296,24 @@ class Hub:
         if spec is None:
             raise UnknownEntity(details={"entity_type": mutation.entity_type})
         if mutation.command is not None:
-            handler = registry.command(mutation.command)
-            if handler is None:
+            command = registry.command(mutation.command)
+            if command is None:
                 raise InvalidMutation(f"unknown command {mutation.command!r}")
-            await handler(session=self.session, principal=self.principal, mutation=mutation)
+            await command.handler(
+                session=self.session,
+                principal=self.principal,
+                push=self.push_context,
+                mutation=mutation,
+            )
             return ItemResult(mutation.mutation_id, Outcome.APPLIED)
         entity_id = uuid.UUID(mutation.entity_id)
         row = (
             None
-            if known_absent(self.session, spec.entity_type, entity_id)
+            if self.push_context.known_absent(spec.entity_type, entity_id)
             else await self.session.get(spec.model, entity_id, with_for_update=True)
         )
         if mutation.op == "insert" and row is None:
-            await self._insert(spec, mutation)
+            await insert_record(self.applying, spec, mutation)
             return ItemResult(mutation.mutation_id, Outcome.APPLIED)
         if row is None:
             raise EntityNotFound(
@@ -486,63 +324,7 @@ class Hub:
             # Domains delete by tombstone (`deleted_at`, a field like any other) under their
             # own rules; a hard delete from a node would bypass them.
             raise InvalidMutation("rows are deleted by setting deleted_at")
-        return await self._merge(spec, row, mutation)
-
-    async def _insert(self, spec: SyncEntity, mutation: Mutation) -> None:
-        allowed = set(synced_fields(spec.model))
-        values = decode_row(spec.model, {k: v for k, v in mutation.changes.items() if k in allowed})
-        values["id"] = uuid.UUID(mutation.entity_id)
-        if spec.validate is not None:
-            await spec.validate(
-                session=self.session, principal=self.principal, values=values, row=None
-            )
-        row = spec.model(**values)
-        await ensure_in_scope(self.session, self.principal, spec, row)
-        self.session.add(row)
-        await self.session.flush()
-        # Held here too: the session's identity map would let it go once this returns.
-        self.session.info[_INSERTED_KEY][(spec.entity_type, row.id)] = row
-
-    async def _merge(self, spec: SyncEntity, row: Any, mutation: Mutation) -> ItemResult:
-        fields = synced_fields(spec.model)
-        client = {
-            k: v
-            for k, v in mutation.changes.items()
-            if k in fields and (spec.node_fields is None or k in spec.node_fields)
-        }
-        resolution = resolve(
-            policies=effective_policies(spec, self.overrides),
-            default=spec.default_policy,
-            base={k: v for k, v in mutation.base.items() if k in fields},
-            server=snapshot(row, fields),
-            client=client,
-            server_hlcs=await field_clocks(self.session, spec, row.id),
-            client_hlc=HLC.decode(mutation.hlc),
-        )
-        values = decode_row(spec.model, resolution.apply)
-        if values and spec.validate is not None:
-            await spec.validate(
-                session=self.session, principal=self.principal, values=values, row=row
-            )
-        for name, value in values.items():
-            setattr(row, name, value)
-        await self.session.flush()
-        if not resolution.conflicts:
-            return ItemResult(mutation.mutation_id, Outcome.APPLIED)
-        conflict = Conflict(
-            mutation_id=uuid.UUID(mutation.mutation_id),
-            node_id=self.node_id,
-            entity_type=spec.entity_type,
-            entity_id=row.id,
-            fields={
-                name: {"base": c.base, "server": c.server, "client": c.client}
-                for name, c in resolution.conflicts.items()
-            },
-            client_hlc=mutation.hlc,
-        )
-        self.session.add(conflict)
-        await self.session.flush()
-        return ItemResult(mutation.mutation_id, Outcome.CONFLICT, conflict_id=str(conflict.id))
+        return await merge_record(self.applying, spec, row, mutation)
 
     def _may_see(self, owner_id: uuid.UUID | None) -> bool:
         return self.principal.role is Role.ADMIN or owner_id == self.principal.user_id

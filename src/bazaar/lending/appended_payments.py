@@ -1,4 +1,4 @@
-"""Payments added after every live payment of a loan that stays open, written with Core
+"""Payments dated after every live payment of a loan that stays open, written with Core
 statements: the common repayment, and lending's busiest write.
 
 Through the ORM this write spent longer in the unit of work and the change-capture flush hook
@@ -6,7 +6,8 @@ than in its SQL, all of it inside the write lock (SQLite) or the change log's or
 (PostgreSQL). Here the same rows are written directly: the payments, the loan's balances and
 version, the installments they pay; then the change log gets what the flush hook would have
 given it (`capture.log_written`). Every other change to a loan's money (a backdated payment's
-replay, a reversal, a payment that closes the loan) goes through the ORM.
+replay, a reversal, a payment that closes the loan) goes through the ORM. A Loan object the
+session already holds is brought up to date, so it stays the one copy of the row.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from bazaar.db import ROW_KEY
@@ -26,7 +28,7 @@ from bazaar.sync import capture
 
 _LOANS = cast(Table, Loan.__table__)
 LOAN_COLUMNS = tuple(_LOANS.c)
-"""What `append` needs of the loan, read under its lock: every column, for the change log."""
+"""What `write` needs of the loan, read under its lock: every column, for the change log."""
 
 _INSERT_PAYMENTS = insert(cast(Table, Payment.__table__))
 _SET_LOAN = update(_LOANS).where(
@@ -34,7 +36,7 @@ _SET_LOAN = update(_LOANS).where(
 )
 
 
-async def append(
+async def write(
     session: AsyncSession,
     *,
     loan: AnyRow,
@@ -62,8 +64,19 @@ async def append(
     if updated.rowcount != 1:  # type: ignore[attr-defined]
         # Not while the lock is held; a caller that read the loan without it is wrong.
         raise StaleDataError(f"loan {loan.id} changed after it was read")
+    _refresh_held(session, loan.id, changes)
     before = {column.key: loan._mapping[column.key] for column in LOAN_COLUMNS}
     written = [capture.Written(Payment, "insert", row) for row in rows]
     written.append(capture.Written(Loan, "update", {**before, **changes}, previous=before))
     # Last, as the flush would be: on PostgreSQL the change log's lock is held from here.
     await session.run_sync(capture.log_written, written)
+
+
+def _refresh_held(session: AsyncSession, loan_id: Any, changes: Mapping[str, Any]) -> None:
+    """Give a Loan object of this session (a sync push that edited the loan first) the values
+    just written, as loaded ones: its next flush neither misses nor undoes them."""
+    sync = session.sync_session
+    held = sync.identity_map.get(sync.identity_key(Loan, loan_id))
+    if held is not None:
+        for name, value in changes.items():
+            set_committed_value(held, name, value)

@@ -8,7 +8,7 @@ allocation from the loan and payment rows the hub sent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from sqlalchemy import delete, insert, select
@@ -32,15 +32,15 @@ from bazaar.lending.service import (
     transition,
 )
 from bazaar.sync.errors import CommandNotAllowed, OutOfScope
-from bazaar.sync.hub import known_absent, pushed_row
 from bazaar.sync.policies import Policy
 from bazaar.sync.registry import (
+    AfterPull,
+    Command,
     CommandBatch,
     LocalChange,
     Mutation,
+    PushContext,
     SyncEntity,
-    register,
-    register_command,
 )
 
 LOAN_TERMS = frozenset(
@@ -66,7 +66,12 @@ SCHEDULED = (LoanStatus.APPROVED, LoanStatus.DISBURSED, LoanStatus.CLOSED, LoanS
 
 
 async def _validate_customer(
-    *, session: AsyncSession, principal: Principal, values: dict[str, Any], row: Customer | None
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    push: PushContext,
+    values: dict[str, Any],
+    row: Customer | None,
 ) -> None:
     merged = {**_columns(row, CustomerFields.model_fields), **values}
     CustomerFields.model_validate(
@@ -80,14 +85,19 @@ async def _validate_customer(
 
 
 async def _validate_loan(
-    *, session: AsyncSession, principal: Principal, values: dict[str, Any], row: Loan | None
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    push: PushContext,
+    values: dict[str, Any],
+    row: Loan | None,
 ) -> None:
     if row is None:
         # A node creates a draft with its terms; status, approvals and balances are the hub's
         # (a submission made offline follows as its own command).
         for name in set(values) - LOAN_CREATED_BY_NODE:
             del values[name]
-        customer = pushed_row(session, "customer", values["customer_id"])
+        customer = push.pushed_row("customer", values["customer_id"])
         if customer is None or not shown_to(principal, customer):
             customer = await get_customer(
                 session=session, principal=principal, customer_id=values["customer_id"]
@@ -120,16 +130,18 @@ def _loan_commands(change: LocalChange) -> list[str]:
     return []
 
 
-def _on_insert(name: str) -> Any:
+def _on_insert(name: str) -> Callable[[LocalChange], list[str]]:
     def commands(change: LocalChange) -> list[str]:
         return [name] if change.op == "insert" else []
 
     return commands
 
 
-async def _submit(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+async def _submit(
+    *, session: AsyncSession, principal: Principal, push: PushContext, mutation: Mutation
+) -> None:
     loan_id = uuid.UUID(mutation.entity_id)
-    loan = pushed_row(session, "loan", loan_id)
+    loan = push.pushed_row("loan", loan_id)
     if loan is None or not shown_to(principal, loan):
         loan = await get_loan(session=session, principal=principal, loan_id=loan_id, lock=True)
     if loan.status is not LoanStatus.SUBMITTED:
@@ -145,9 +157,11 @@ def _payment_of(mutation: Mutation) -> PaymentCreate:
     )
 
 
-async def _repayment(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+async def _repayment(
+    *, session: AsyncSession, principal: Principal, push: PushContext, mutation: Mutation
+) -> None:
     payment_id = uuid.UUID(mutation.entity_id)
-    stored = not known_absent(session, "payment", payment_id)
+    stored = not push.known_absent("payment", payment_id)
     if stored and await session.get(Payment, payment_id) is not None:
         return  # the same command id came by another mutation: applied once
     await repayments.record_payment(
@@ -155,9 +169,9 @@ async def _repayment(*, session: AsyncSession, principal: Principal, mutation: M
     )
 
 
-def _collection_key(session: AsyncSession, mutation: Mutation) -> uuid.UUID | None:
+def _collection_key(push: PushContext, mutation: Mutation) -> uuid.UUID | None:
     # Only payments the push knows are new: one stored already is answered by _repayment.
-    if not known_absent(session, "payment", uuid.UUID(mutation.entity_id)):
+    if not push.known_absent("payment", uuid.UUID(mutation.entity_id)):
         return None
     try:
         return _payment_of(mutation).loan_id
@@ -166,7 +180,11 @@ def _collection_key(session: AsyncSession, mutation: Mutation) -> uuid.UUID | No
 
 
 async def _collections(
-    *, session: AsyncSession, principal: Principal, mutations: list[Mutation]
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    push: PushContext,
+    mutations: list[Mutation],
 ) -> list[Exception | None]:
     """A node's repayments of one loan, through lending's batch of the same rules."""
     payments = [(uuid.UUID(m.entity_id), _payment_of(m)) for m in mutations]
@@ -176,12 +194,14 @@ async def _collections(
     return [outcome if isinstance(outcome, Exception) else None for outcome in outcomes]
 
 
-async def _reversal(*, session: AsyncSession, principal: Principal, mutation: Mutation) -> None:
+async def _reversal(
+    *, session: AsyncSession, principal: Principal, push: PushContext, mutation: Mutation
+) -> None:
     # The same rule as DELETE /payments/{id}: only admins reverse money.
     if principal.role is not Role.ADMIN:
         raise CommandNotAllowed(details={"command": "reversal", "role": principal.role})
     reversal_id = uuid.UUID(mutation.entity_id)
-    stored = not known_absent(session, "payment_reversal", reversal_id)
+    stored = not push.known_absent("payment_reversal", reversal_id)
     if stored and await session.get(PaymentReversal, reversal_id) is not None:
         return
     data = mutation.changes
@@ -247,7 +267,7 @@ async def rebuild_schedules(*, session: AsyncSession, loan_ids: Iterable[uuid.UU
         await session.execute(insert(Installment), installments)
 
 
-def _rebuild_after(entity_type: str) -> Any:
+def _rebuild_after(entity_type: str) -> AfterPull:
     async def after_pull(*, session: AsyncSession, ids: set[uuid.UUID]) -> None:
         await rebuild_schedules(
             session=session, loan_ids=await _loan_ids(session, entity_type, ids)
@@ -256,59 +276,51 @@ def _rebuild_after(entity_type: str) -> Any:
     return after_pull
 
 
-def register_lending() -> None:
-    register(
-        SyncEntity(
-            "customer",
-            Customer,
-            owner_column="officer_id",
-            policies={"officer_id": Policy.SERVER_WINS, "user_id": Policy.SERVER_WINS},
-            default_policy=Policy.LATEST_TIMESTAMP,
-            node_fields=CUSTOMER_FIELDS,
-            validate=_validate_customer,
-        )
-    )
-    register(
-        SyncEntity(
-            "loan",
-            Loan,
-            owner_column="officer_id",
-            # Terms edited offline while headquarters moved the application on are not
-            # merged silently: they wait in the conflict inbox.
-            default_policy=Policy.MANUAL,
-            node_fields=LOAN_TERMS | {"deleted_at"},
-            commands=_loan_commands,
-            validate=_validate_loan,
-            after_pull=_rebuild_after("loan"),
-        )
-    )
-    register(
-        SyncEntity(
-            "payment",
-            Payment,
-            parent=("loan", "loan_id"),
-            records=False,
-            commands=_on_insert("repayment"),
-            priority=0,
-            after_pull=_rebuild_after("payment"),
-        )
-    )
-    register(
-        SyncEntity(
-            "payment_reversal",
-            PaymentReversal,
-            parent=("payment", "payment_id"),
-            records=False,
-            commands=_on_insert("reversal"),
-            priority=0,
-            after_pull=_rebuild_after("payment_reversal"),
-        )
-    )
-    register_command(LoanCommand.SUBMIT.value, _submit)
-    register_command(
-        "repayment", _repayment, batch=CommandBatch(key=_collection_key, apply=_collections)
-    )
-    register_command("reversal", _reversal)
+ENTITIES = (
+    SyncEntity(
+        "customer",
+        Customer,
+        owner_column="officer_id",
+        policies={"officer_id": Policy.SERVER_WINS, "user_id": Policy.SERVER_WINS},
+        default_policy=Policy.LATEST_TIMESTAMP,
+        node_fields=CUSTOMER_FIELDS,
+        validate=_validate_customer,
+    ),
+    SyncEntity(
+        "loan",
+        Loan,
+        owner_column="officer_id",
+        # Terms edited offline while headquarters moved the application on are not
+        # merged silently: they wait in the conflict inbox.
+        default_policy=Policy.MANUAL,
+        node_fields=LOAN_TERMS | {"deleted_at"},
+        commands=_loan_commands,
+        validate=_validate_loan,
+        after_pull=_rebuild_after("loan"),
+    ),
+    SyncEntity(
+        "payment",
+        Payment,
+        parent=("loan", "loan_id"),
+        records=False,
+        commands=_on_insert("repayment"),
+        priority=0,
+        after_pull=_rebuild_after("payment"),
+    ),
+    SyncEntity(
+        "payment_reversal",
+        PaymentReversal,
+        parent=("payment", "payment_id"),
+        records=False,
+        commands=_on_insert("reversal"),
+        priority=0,
+        after_pull=_rebuild_after("payment_reversal"),
+    ),
+)
+"""Parents before children: a child's owner is its parent's."""
 
-
-register_lending()
+COMMANDS = (
+    Command(LoanCommand.SUBMIT.value, _submit),
+    Command("repayment", _repayment, CommandBatch(key=_collection_key, apply=_collections)),
+    Command("reversal", _reversal),
+)

@@ -1,0 +1,44 @@
+"""Every business domain, on one screen: the only module above the domains.
+
+Adding a domain is one line here (and its own `domain.py`, see AGENTS.md). Importing this
+module plugs every domain's syncable entities and commands into the sync registry, once per
+process, before any request or sync cycle can need them.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bazaar.domain import Domain, Seeder
+from bazaar.lending.domain import DOMAIN as LENDING
+from bazaar.scheduler import Job
+from bazaar.sync import registry
+
+DOMAINS: tuple[Domain, ...] = (LENDING,)
+
+
+def names() -> set[str]:
+    return {domain.name for domain in DOMAINS}
+
+
+def routers() -> list[APIRouter]:
+    return [router for domain in DOMAINS for router in domain.routers]
+
+
+def jobs() -> list[Job]:
+    return [job for domain in DOMAINS for job in domain.jobs]
+
+
+def seeders() -> list[Seeder]:
+    return [domain.demo for domain in DOMAINS if domain.demo is not None]
+
+
+def _plug_into_sync() -> None:
+    for domain in DOMAINS:
+        for entity in domain.sync_entities:
+            registry.register(entity)
+        for command in domain.sync_commands:
+            registry.register_command(command)
+
+
+_plug_into_sync()

@@ -1,0 +1,30 @@
+"""The peers a hub knows: each node id belongs to the first user that synced with it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.stamps import utcnow
+from bazaar.sync.errors import NodeIdTaken
+from bazaar.sync.models import PeerRole, SyncPeer
+
+
+async def touch_peer(
+    *, session: AsyncSession, node_id: str, principal: Principal, cursor: int | None = None
+) -> None:
+    peer = (
+        await session.execute(select(SyncPeer).where(SyncPeer.node_id == node_id))
+    ).scalar_one_or_none()
+    if peer is None:
+        peer = SyncPeer(node_id=node_id, role=PeerRole.NODE, user_id=principal.user_id)
+        session.add(peer)
+    elif peer.user_id != principal.user_id and principal.role is not Role.ADMIN:
+        # Origin stamps decide what a node is not sent back: a node id is its first user's.
+        raise NodeIdTaken(details={"node_id": node_id})
+    peer.last_seen_at = utcnow()
+    if cursor is not None:
+        peer.pull_cursor, peer.last_sync_at = cursor, utcnow()
+    await session.flush()
