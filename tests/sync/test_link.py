@@ -56,13 +56,17 @@ def _monitor(samples: list[float | None]) -> LinkMonitor:
     [
         ([], LinkQuality.OFFLINE),
         ([40.0] * 10, LinkQuality.EXCELLENT),
-        ([40.0] * 19 + [None], LinkQuality.GOOD),
+        # The last attempt failed: offline at once, whatever came before.
+        ([40.0] * 19 + [None], LinkQuality.OFFLINE),
+        ([40.0] * 18 + [None, 40.0], LinkQuality.GOOD),
         ([250.0] * 10, LinkQuality.GOOD),
         ([700.0] * 8 + [None, 700.0], LinkQuality.FAIR),
         ([2500.0] * 10, LinkQuality.POOR),
-        ([40.0, None] * 5, LinkQuality.POOR),
+        ([None, 40.0] * 5, LinkQuality.POOR),
         ([40.0] * 10 + [None] * 3, LinkQuality.OFFLINE),
-        ([None] * 3 + [40.0], LinkQuality.POOR),
+        # Back after an outage: the outage is not loss, the link is as good as it answers.
+        ([None] * 3 + [40.0], LinkQuality.EXCELLENT),
+        ([40.0] * 10 + [None] * 5 + [40.0], LinkQuality.EXCELLENT),
     ],
 )
 def test_quality_follows_round_trip_time_and_loss(

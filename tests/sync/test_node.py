@@ -280,6 +280,7 @@ async def test_sync_cycles_are_announced_to_the_officer_and_admins(
         node.headers,
     )
     await node.sync()
+    await node.sync()  # nothing to do: nothing to tell
     for channel in (f"officer:{hub.officer.id}", "role:admin"):
         history = await broker.history(channel, since=0)
         phases = [
@@ -287,8 +288,39 @@ async def test_sync_cycles_are_announced_to_the_officer_and_admins(
             for p in history.publications
             if p.payload["type"] == "sync_status"
         ]
-        assert phases[-2:] == ["started", "completed"], channel
+        assert phases == ["completed"], channel
         assert history.publications[-1].payload["data"]["pushed"] == 1
+    at_hub = await hub.app.state.runtime.realtime.broker.history("role:admin", since=0)
+    (pushed,) = [
+        p.payload["data"] for p in at_hub.publications if p.payload["type"] == "sync_status"
+    ]
+    assert (pushed["node_id"], pushed["phase"], pushed["applied"]) == ("laptop-1", "pushed", 1)
+
+
+async def test_an_outage_is_told_once_and_the_link_is_rated_as_it_is_now(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    online = node.worker.transport
+    await node.sync()
+    node.worker.transport = httpx.MockTransport(unreachable)
+    for _ in range(3):
+        await create(node.client, "sync/batch", {}, node.headers)
+        network = await get(node.client, "sync/network-status", node.headers)
+        assert network["quality"] == "offline"
+    node.worker.transport = online
+    await create(node.client, "sync/batch", {}, node.headers)
+    back = await get(node.client, "sync/network-status", node.headers)
+    at_hub = await get(hub.client, "sync/network-status", hub.admin.headers)
+    history = await node.app.state.runtime.realtime.broker.history("role:admin", since=0)
+
+    assert back["quality"] in ("excellent", "good")
+    assert back["loss"] == 0.0
+    phases = [p.payload["data"]["phase"] for p in history.publications]
+    assert phases == ["failed", "online"]
+    assert (at_hub["role"], at_hub["quality"], at_hub["loss"]) == ("hub", None, None)
+    assert [n["node_id"] for n in at_hub["nodes"]] == ["laptop-1"]
+    assert at_hub["nodes"][0]["last_seen_at"] is not None
 
 
 def unreachable(request: httpx.Request) -> httpx.Response:

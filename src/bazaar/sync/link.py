@@ -1,7 +1,11 @@
 """Link quality and adaptive batch size.
 
-`LinkMonitor` keeps the last probes of the hub (round-trip time or failure) and rates the
-link. `BatchSizer` is additive-increase / multiplicative-decrease, as TCP congestion control:
+`LinkMonitor` keeps the last attempts to reach the hub (round-trip time or failure) and rates
+the link: offline as soon as the last attempt failed; once the hub answers again, the outage
+(a run of `offline_after` or more failures) is dropped rather than counted as loss, so the
+link is rated by how it behaves now. Shorter runs of failures between answers are loss.
+
+`BatchSizer` is additive-increase / multiplicative-decrease, as TCP congestion control:
 a fast successful batch grows the next one by a step, a failure or a slow batch halves it,
 always within [minimum, maximum].
 """
@@ -53,6 +57,12 @@ class LinkMonitor:
         self._offline_after = offline_after
 
     def record_success(self, rtt_ms: float) -> None:
+        failed = 0
+        while failed < len(self._samples) and self._samples[-1 - failed] is None:
+            failed += 1
+        if failed >= self._offline_after:
+            for _ in range(failed):
+                self._samples.pop()
         self._samples.append(max(rtt_ms, 0.0))
 
     def record_failure(self) -> None:
@@ -63,10 +73,9 @@ class LinkMonitor:
         rtts = [s for s in samples if s is not None]
         loss = (len(samples) - len(rtts)) / len(samples) if samples else 1.0
         rtt = statistics.median(rtts) if rtts else None
-        recent = samples[-self._offline_after :]
-        # Never probed, or the last few probes all failed: the hub is unreachable now,
-        # whatever the older samples say.
-        if not rtts or (len(recent) == self._offline_after and all(s is None for s in recent)):
+        # Never reached, or the last attempt failed: the hub is unreachable now, whatever the
+        # older samples say.
+        if not rtts or samples[-1] is None:
             quality = LinkQuality.OFFLINE
         else:
             quality = next(

@@ -13,7 +13,7 @@ node converges at once.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -25,9 +25,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.errors import AppError, NotFoundError
+from bazaar.events import record_event
 from bazaar.sync import registry
 from bazaar.sync.capture import SyncContext, remote_origin
 from bazaar.sync.errors import EntityNotFound, InvalidMutation, UnknownEntity
+from bazaar.sync.events import NodePushed
 from bazaar.sync.hlc import HLC, ClockDriftError, InvalidTimestamp
 from bazaar.sync.items import ItemResult, parse, reason_of, row_payload
 from bazaar.sync.models import ChangeLog, Outcome, SyncMutation
@@ -69,7 +71,25 @@ class PushApplier:
         # same transaction as the items themselves.
         self.session.add_all(self._new_outcomes)
         await self.session.flush()
+        if results:
+            self._announce(results)
         return results
+
+    def _announce(self, results: Sequence[ItemResult]) -> None:
+        outcomes = Counter(result.outcome for result in results)
+        record_event(
+            self.session,
+            NodePushed(
+                node_id=self.node_id,
+                officer_id=str(self.principal.user_id)
+                if self.principal.role is Role.OFFICER
+                else None,
+                applied=outcomes[Outcome.APPLIED],
+                duplicates=outcomes[Outcome.DUPLICATE],
+                conflicts=outcomes[Outcome.CONFLICT],
+                rejected=outcomes[Outcome.REJECTED],
+            ),
+        )
 
     async def _in_order(self, items: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Every item in the order sent, except that a run of batchable commands (a node's

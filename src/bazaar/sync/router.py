@@ -200,8 +200,8 @@ async def batch(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
 
 
 @router.get("/network-status", response_model=NetworkStatus)
-async def network_status(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
-    return await worker.network_status()
+async def network_status(principal: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await worker.network_status(principal)
 
 
 @router.get("/failed-items", response_model=FailedItems)
@@ -258,8 +258,8 @@ async def peers(session: SessionDep, _: StaffOnly) -> Any:
 
 
 @dashboard.get("/network-status", response_model=NetworkStatus)
-async def dashboard_network(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
-    return await worker.network_status()
+async def dashboard_network(principal: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    return await worker.network_status(principal)
 
 
 @dashboard.get("/sync-summary", response_model=SyncSummary)

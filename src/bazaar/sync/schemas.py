@@ -103,6 +103,15 @@ class CycleRead(BaseModel):
     error: str | None
 
 
+class NodeContact(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    node_id: str
+    user_id: uuid.UUID | None
+    last_seen_at: datetime | None = Field(description="The node's last request to this hub")
+    last_sync_at: datetime | None = Field(description="The node's last completed pull")
+
+
 class NetworkStatus(BaseModel):
     role: Literal["hub", "node"]
     node_id: str
@@ -110,12 +119,17 @@ class NetworkStatus(BaseModel):
     quality: str | None = Field(
         description="offline | poor | fair | good | excellent; null on a hub"
     )
-    rtt_ms: float | None
-    loss: float
+    rtt_ms: float | None = Field(description="Median round trip to the hub; null on a hub")
+    loss: float | None = Field(
+        description="Share of failed attempts since the link was last offline; null on a hub"
+    )
     samples: int
     batch_size: int
     last_sync_at: datetime | None
     last_cycle: CycleRead | None
+    nodes: list[NodeContact] | None = Field(
+        description="On a hub: the field nodes the caller may see, with their last contact"
+    )
 
 
 class FailedItems(BaseModel):

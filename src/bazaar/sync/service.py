@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
 from bazaar.stamps import utcnow
 from bazaar.sync import registry
 from bazaar.sync.codec import decode_row
@@ -26,6 +27,7 @@ from bazaar.sync.models import (
     ConflictStatus,
     ItemStatus,
     Outcome,
+    PeerRole,
     SyncItem,
     SyncMutation,
     SyncPeer,
@@ -151,6 +153,14 @@ async def resolve_conflict(
     conflict.resolution = {"choice": choice, "values": chosen}
     await session.flush()
     return conflict
+
+
+async def node_contacts(*, session: AsyncSession, principal: Principal) -> Sequence[SyncPeer]:
+    """On a hub: the field nodes the caller may see (an officer, their own), by node id."""
+    query = select(SyncPeer).where(SyncPeer.role == PeerRole.NODE).order_by(SyncPeer.node_id)
+    if principal.role is not Role.ADMIN:
+        query = query.where(SyncPeer.user_id == principal.user_id)
+    return (await session.execute(query)).scalars().all()
 
 
 async def peers(*, session: AsyncSession) -> Sequence[SyncPeer]:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import unit_of_work
 from bazaar.events import Audience
@@ -53,6 +54,19 @@ class CycleReport:
         return asdict(self)
 
 
+def _news(report: CycleReport, *, was_failing: bool) -> list[str]:
+    """The `sync_status` phases a cycle is worth telling: what changed, never an idle cycle,
+    and an outage once, when it begins (its end is `online`)."""
+    if report.error is not None:
+        return [] if was_failing else ["failed"]
+    phases = ["online"] if was_failing else []
+    if report.pushed or report.pulled or report.failures:
+        phases.append("completed")
+    if report.conflicts:
+        phases.append("conflict")
+    return phases
+
+
 class SyncWorker:
     def __init__(self, runtime: Runtime, context: SyncContext) -> None:
         settings = runtime.settings
@@ -75,27 +89,35 @@ class SyncWorker:
     def is_node(self) -> bool:
         return self.runtime.settings.sync_hub_url is not None
 
-    async def network_status(self) -> dict[str, Any]:
-        link = self.link.report()
-        last_sync = None
-        if self.is_node:
-            async with unit_of_work(
-                self.runtime.db, self.runtime.events, read_only=True
-            ) as session:
-                peer = await find_hub_peer(session=session)
-                last_sync = peer.last_sync_at if peer else None
-        return {
+    async def network_status(self, principal: Principal) -> dict[str, Any]:
+        status: dict[str, Any] = {
             "role": "node" if self.is_node else "hub",
             "node_id": self.context.node_id,
             "hub_url": self.runtime.settings.sync_hub_url,
-            # A hub probes nobody: it has no link of its own to rate.
-            "quality": link.quality if self.is_node else None,
-            "rtt_ms": link.rtt_ms,
-            "loss": link.loss,
-            "samples": link.samples,
             "batch_size": self.sizer.size,
-            "last_sync_at": last_sync,
             "last_cycle": self.last_cycle.as_dict() if self.last_cycle else None,
+        }
+        async with unit_of_work(self.runtime.db, self.runtime.events, read_only=True) as session:
+            if not self.is_node:
+                # A hub probes nobody: it has no link of its own to rate, only its nodes.
+                nodes = await service.node_contacts(session=session, principal=principal)
+                return status | {
+                    "quality": None,
+                    "rtt_ms": None,
+                    "loss": None,
+                    "samples": 0,
+                    "last_sync_at": None,
+                    "nodes": nodes,
+                }
+            peer = await find_hub_peer(session=session)
+        link = self.link.report()
+        return status | {
+            "quality": link.quality,
+            "rtt_ms": link.rtt_ms,
+            "loss": link.loss if link.samples else None,
+            "samples": link.samples,
+            "last_sync_at": peer.last_sync_at if peer else None,
+            "nodes": None,
         }
 
     async def force(self, *, entity_type: str, entity_id: uuid.UUID) -> CycleReport:
@@ -113,7 +135,6 @@ class SyncWorker:
             self._last_start = time.monotonic()
             started = time.perf_counter()
             report = CycleReport()
-            await self._notify("started", report)
             async with HubClient(self.runtime.settings, transport=self.transport) as hub:
                 try:
                     self.link.record_success(await hub.probe())
@@ -128,10 +149,10 @@ class SyncWorker:
                         peer = await hub_peer(session=session, settings_url=hub.base_url)
                         peer.last_error = report.error[:1000]
             report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            was_failing = self.last_cycle is not None and self.last_cycle.error is not None
             self.last_cycle, self.last_cycle_at = report, utcnow()
-            await self._notify("failed" if report.error else "completed", report)
-            if report.conflicts:
-                await self._notify("conflict", report)
+            for phase in _news(report, was_failing=was_failing):
+                await self._notify(phase, report)
             return report
 
     def _uow(self) -> Any:
