@@ -191,3 +191,29 @@ async def portfolio(database_url: str, officer_id: str) -> dict[str, dict[str, t
     finally:
         await engine.dispose()
     return result
+
+
+async def start_hub(kind: str, tmp: Path) -> tuple[Bazaar, Any]:
+    context = hub_database(kind, tmp)
+    url = await context.__aenter__()
+    hub_dir = tmp / "hub"
+    hub_dir.mkdir()
+    hub = Bazaar("hub", hub_dir, url, env={"BAZAAR_NODE_ID": "hub"})
+    await hub.cli("migrate")
+    return hub, context
+
+
+async def make_user(hub: Bazaar, email: str, role: str) -> str:
+    out = await hub.cli(
+        "user",
+        "create",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--full-name",
+        email.split("@")[0],
+        "--password",
+        PASSWORD,
+    )
+    return out.strip().splitlines()[-1].split()[-1].strip("()")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.sync.cluster import PASSWORD, Bazaar, call, hub_database, login, portfolio
+from tests.sync.cluster import Bazaar, call, login, make_user, portfolio, start_hub
 
 from bazaar.stamps import utcnow
 
@@ -40,32 +40,6 @@ class Cluster:
     hub: Bazaar
     admin: dict[str, str]
     officers: list[Officer]
-
-
-async def start_hub(kind: str, tmp: Path) -> tuple[Bazaar, Any]:
-    context = hub_database(kind, tmp)
-    url = await context.__aenter__()
-    hub_dir = tmp / "hub"
-    hub_dir.mkdir()
-    hub = Bazaar("hub", hub_dir, url, env={"BAZAAR_NODE_ID": "hub"})
-    await hub.cli("migrate")
-    return hub, context
-
-
-async def make_user(hub: Bazaar, email: str, role: str) -> str:
-    out = await hub.cli(
-        "user",
-        "create",
-        "--email",
-        email,
-        "--role",
-        role,
-        "--full-name",
-        email.split("@")[0],
-        "--password",
-        PASSWORD,
-    )
-    return out.strip().splitlines()[-1].split()[-1].strip("()")
 
 
 async def customer(

@@ -20,10 +20,14 @@ from bazaar.observability.logging import configure_logging
 from bazaar.runtime import Runtime
 from bazaar.sync import service
 from bazaar.sync.client import HubClient
-from bazaar.sync.worker import hub_peer, worker_for
+from bazaar.sync.worker import find_hub_peer, worker_for
 
 node_app = typer.Typer(help="Make this Bazaar a field node of a hub.", no_args_is_help=True)
 sync_app = typer.Typer(help="Sync this field node with its hub.", no_args_is_help=True)
+
+
+class _NotEmpty(Exception):
+    """The database a node would join with already holds rows."""
 
 
 def _write_env(path: Path, values: dict[str, str]) -> None:
@@ -51,9 +55,13 @@ def join(
     env_file: Annotated[Path, typer.Option(help="Where the node's settings are kept")] = Path(
         ".env"
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Join even though this database holds data")
+    ] = False,
 ) -> None:
     """Check the key with the hub, remember the hub in ENV_FILE, migrate, and run the first
-    sync: the officer's portfolio and their login arrive."""
+    sync: the officer's portfolio and their login arrive. Refused on a database that already
+    holds data (a hub's, say) unless --force."""
     base = get_settings()
     chosen = node_id or f"{socket.gethostname().split('.')[0]}-{secrets.token_hex(2)}"
     settings = base.model_copy(
@@ -67,8 +75,12 @@ def join(
         runtime = Runtime.create(settings)
         try:
             await upgrade(runtime.db.engine)
+            async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
+                holds = await service.holds_data(session=session)
         finally:
             await runtime.close()
+        if holds and not force:
+            raise _NotEmpty(settings.database_url)
         return await _cycle(settings)
 
     try:
@@ -76,6 +88,13 @@ def join(
     except httpx.HTTPError as exc:
         typer.echo(f"the hub refused or could not be reached: {exc}", err=True)
         raise typer.Exit(1) from exc
+    except _NotEmpty as exc:
+        typer.echo(
+            f"refused: {exc} already holds data; a node needs a database of its own "
+            "(BAZAAR_DATABASE_URL), or pass --force to join with this one",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
     _write_env(
         env_file,
         {"BAZAAR_NODE_ID": chosen, "BAZAAR_SYNC_HUB_URL": hub_url, "BAZAAR_SYNC_API_KEY": api_key},
@@ -104,16 +123,19 @@ def status() -> None:
     async def run() -> dict[str, Any]:
         runtime = Runtime.create(settings)
         try:
-            async with unit_of_work(runtime.db, runtime.events) as session:
+            async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
                 summary = await service.summary(session=session)
-                peer = await hub_peer(session=session, settings_url=settings.sync_hub_url)
+                peer = await find_hub_peer(session=session)
                 return {
+                    "role": "node" if settings.sync_hub_url else "hub",
                     "node_id": settings.node_id,
                     "hub_url": settings.sync_hub_url,
                     "outbox": {s.value: n for s, n in summary["outbox"].items()},
                     "open_conflicts": summary["open_conflicts"],
-                    "pull_cursor": peer.pull_cursor,
-                    "last_sync_at": peer.last_sync_at.isoformat() if peer.last_sync_at else None,
+                    "pull_cursor": peer.pull_cursor if peer else None,
+                    "last_sync_at": peer.last_sync_at.isoformat()
+                    if peer and peer.last_sync_at
+                    else None,
                 }
         finally:
             await runtime.close()

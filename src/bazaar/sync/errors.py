@@ -47,6 +47,11 @@ class NodeIdTaken(ForbiddenError):
     default_message = "This node id already syncs for another user"
 
 
+class SyncKeyBound(ForbiddenError):
+    code = "sync_key_bound"
+    default_message = "This API key already syncs another node: each node needs its own key"
+
+
 class CommandNotAllowed(ForbiddenError):
     code = "command_not_allowed"
     default_message = "The caller's role may not do this"

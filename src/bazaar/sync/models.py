@@ -83,6 +83,8 @@ class SyncPeer(IdMixin, TimestampMixin, Base):
     role: Mapped[PeerRole] = mapped_column(_enum(PeerRole, "peer_role"))
     url: Mapped[str | None] = mapped_column(String(500), default=None)
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True, default=None)
+    """The sync key this node uses: a key serves the first node id that used it, only."""
     pull_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

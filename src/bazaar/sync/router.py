@@ -25,6 +25,7 @@ from bazaar.sync.errors import (
     NodeIdTaken,
     NotAFieldNode,
     OutOfScope,
+    SyncKeyBound,
     UnknownEntity,
 )
 from bazaar.sync.models import ConflictStatus, ItemStatus
@@ -83,7 +84,7 @@ def _node_only(worker: SyncWorker) -> None:
     "/changes",
     response_model=ChangesPage,
     summary="Pull: changes after a cursor, in the caller's scope",
-    responses=error_responses(NodeIdTaken),
+    responses=error_responses(NodeIdTaken, SyncKeyBound),
 )
 async def changes(
     request: Request,
@@ -120,7 +121,7 @@ async def changes(
     "/push",
     response_model=PushResponse,
     summary="Push: a batch of mutations, each applied, duplicate, conflict or rejected on its own",
-    responses=error_responses(NodeIdTaken),
+    responses=error_responses(NodeIdTaken, SyncKeyBound),
 )
 async def push(
     body: PushRequest,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.auth.models import User
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.stamps import utcnow
@@ -153,6 +154,13 @@ async def resolve_conflict(
     conflict.resolution = {"choice": choice, "values": chosen}
     await session.flush()
     return conflict
+
+
+async def holds_data(*, session: AsyncSession) -> bool:
+    """Whether this database has rows of its own: any logged write, or any account."""
+    logged = await session.scalar(select(ChangeLog.seq).limit(1))
+    users = await session.scalar(select(func.count()).select_from(User))
+    return logged is not None or bool(users)
 
 
 async def node_contacts(*, session: AsyncSession, principal: Principal) -> Sequence[SyncPeer]:
