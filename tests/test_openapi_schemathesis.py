@@ -17,6 +17,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -69,7 +70,9 @@ def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
 
             try:
                 check()
-            except Exception as exc:  # collect every operation's failure, then report all
+            # Collect every operation's failure, then report all. Schemathesis raises its check
+            # failures as a FailureGroup, a BaseExceptionGroup that `except Exception` lets through.
+            except (Exception, FailureGroup) as exc:
                 failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
     return failures
 
