@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test lint format bench migrate clean
+.PHONY: run test lint check format bench migrate clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Lint first: a type or style error stops before the suite runs.
+check:
+	$(MAKE) lint
+	$(MAKE) test
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix src tests bench

@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -87,9 +88,8 @@ class _Clients:
     async def wait(self, events: list[asyncio.Event], within: float) -> None:
         """Until every event is set; a client process that dies meanwhile fails the run."""
         waiting = asyncio.ensure_future(asyncio.gather(*(e.wait() for e in events)))
-        done, _ = await asyncio.wait(
-            [waiting, *self._listeners], timeout=within, return_when=asyncio.FIRST_COMPLETED
-        )
+        watched: list[asyncio.Future[Any]] = [waiting, *self._listeners]
+        done, _ = await asyncio.wait(watched, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         if waiting not in done:
             waiting.cancel()
             raise RuntimeError("a client process exited or the messages did not all arrive")

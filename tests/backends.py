@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -37,8 +38,8 @@ class Backend:
     database_url: str
     redis_url: str | None
 
-    def settings(self, **overrides: object) -> Settings:
-        values: dict[str, object] = {
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
             "environment": "test",
             "database_url": self.database_url,
             "redis_url": self.redis_url,
@@ -46,7 +47,7 @@ class Backend:
             "log_level": "WARNING",
             **overrides,
         }
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
 
 def unavailable(reason: str) -> None:

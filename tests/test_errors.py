@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -47,10 +50,10 @@ def app_with_routes(app: FastAPI) -> FastAPI:
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["error"]["code"] == code
     assert body["request_id"] == response.headers["X-Request-ID"]
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 async def test_unknown_route_is_404_in_error_body(client: httpx.AsyncClient) -> None:
@@ -83,7 +86,7 @@ async def test_app_error_carries_code_and_details(
     app_with_routes: FastAPI, client: httpx.AsyncClient
 ) -> None:
     body = assert_error(await client.post("/jammed"), 409, "widget_jammed")
-    assert body["error"] == {  # type: ignore[comparison-overlap]
+    assert body["error"] == {
         "code": "widget_jammed",
         "message": "stuck",
         "details": {"allowed": ["unjam"]},
@@ -120,7 +123,7 @@ async def test_declared_oversized_body_is_413_before_reading(
 async def test_streamed_oversized_body_is_413(
     app_with_routes: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65_536
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import hypothesis
 import pytest
@@ -16,6 +17,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from bazaar.config import Settings
@@ -43,6 +46,10 @@ def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
     failures: dict[str, str] = {}
     with requests.Session() as session:
         for result in schema.get_all_operations():
+            if isinstance(result, Err):  # an operation schemathesis cannot read fails the run too
+                invalid = result.err()
+                failures[invalid.label] = f"InvalidSchema: {invalid.message}"[:2000]
+                continue
             operation = result.ok()
 
             @hypothesis.settings(
@@ -53,7 +60,7 @@ def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy())
-            def check(case: schemathesis.Case) -> None:
+            def check(case: schemathesis.Case[Any]) -> None:
                 case.call_and_validate(
                     base_url=base_url,
                     session=session,
@@ -63,7 +70,9 @@ def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
 
             try:
                 check()
-            except Exception as exc:  # collect every operation's failure, then report all
+            # Collect every operation's failure, then report all. Schemathesis raises its check
+            # failures as a FailureGroup, a BaseExceptionGroup that `except Exception` lets through.
+            except (Exception, FailureGroup) as exc:
                 failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
     return failures
 

@@ -46,7 +46,11 @@ def api_endpoints(app: FastAPI) -> Iterator[Endpoint]:
     # FastAPI >= 0.160 keeps included routers nested; this walks them with full paths.
     for route in iter_route_contexts(app.routes):
         path = route.path_format
-        if not isinstance(route.original_route, APIRoute) or not path.startswith(API_PREFIX):
+        if (
+            path is None
+            or not isinstance(route.original_route, APIRoute)
+            or not path.startswith(API_PREFIX)
+        ):
             continue
         protected = _depends_on(route.dependant, authenticate_request)
         for method in sorted(route.methods or ()):

@@ -47,7 +47,7 @@ async def status_for(
 ) -> int:
     # A session of its own per request: the matrix includes logout.
     headers = {} if role == ANONYMOUS else await new_session_headers(app.state, users[role])
-    body = {} if endpoint.method in {"POST", "PUT", "PATCH"} else None
+    body: dict[str, object] | None = {} if endpoint.method in {"POST", "PUT", "PATCH"} else None
     response = await client.request(endpoint.method, endpoint.url(), headers=headers, json=body)
     return response.status_code
 

@@ -36,7 +36,7 @@ def database(tmp_path: Path) -> str:
 
 
 async def sign_in(database: str, email: str, password: str) -> httpx.Response:
-    app = create_app(Settings(_env_file=None, environment="test", database_url=database))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None, environment="test", database_url=database))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

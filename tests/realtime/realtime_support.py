@@ -66,7 +66,7 @@ class Socket:
 
     async def until(self, kind: str, *, wait: float = 3.0) -> list[dict[str, Any]]:
         """Every message up to and including the first of type `kind`."""
-        seen = []
+        seen: list[dict[str, Any]] = []
         async with asyncio.timeout(wait):
             while not seen or seen[-1]["type"] != kind:
                 seen.append(await self.next(wait=wait))

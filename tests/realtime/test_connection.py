@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 
 from hypothesis import given, settings
@@ -52,7 +53,7 @@ def new_connection(socket: RecordingWebSocket) -> Connection:
 def live(connection: Connection, offsets: range) -> None:
     for offset in offsets:
         p = publication(offset)
-        assert connection.offer(p, lambda p=p: encode(p))
+        assert connection.offer(p, functools.partial(encode, p))
 
 
 @settings(max_examples=200, deadline=None)

@@ -59,7 +59,7 @@ from bazaar.money import ZERO
 router = APIRouter()
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]  # as /users; past 64 bits the DB refuses
 AsOf = Annotated[date | None, Query(description="Default: today (UTC)")]
 
 
