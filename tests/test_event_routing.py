@@ -7,6 +7,7 @@ An event class that says neither would be recorded, committed and then heard by 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,9 @@ def test_each_event_is_routed_or_declared_internal(event: type[Event]) -> None:
 def test_each_routed_event_names_an_audience(event: type[Event]) -> None:
     if event.notification is None:
         return
-    values = {f.name: "00000000-0000-0000-0000-000000000001" for f in dataclasses.fields(event)}
+    values: dict[str, Any] = {
+        f.name: "00000000-0000-0000-0000-000000000001" for f in dataclasses.fields(event)
+    }
     values.pop("occurred_at")
     audience = event(**values).audience()
     assert audience.users or audience.officers or audience.roles or audience.everyone
