@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from bazaar.domain import Domain, Seeder
 from bazaar.lending.domain import DOMAIN as LENDING
 from bazaar.scheduler import Job
-from bazaar.sync import registry
+from bazaar.sync import conflicts, registry
 
 DOMAINS: tuple[Domain, ...] = (LENDING,)
 
@@ -34,6 +34,7 @@ def seeders() -> list[Seeder]:
 
 
 def _plug_into_sync() -> None:
+    registry.register(conflicts.ENTITY)  # sync's own inbox, replicated like domain rows
     for domain in DOMAINS:
         for entity in domain.sync_entities:
             registry.register(entity)

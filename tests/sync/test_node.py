@@ -195,6 +195,91 @@ async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_t
     assert (await get(node.client, f"loans/{loan['id']}", node.headers))["principal"] == "13000.00"
 
 
+async def test_a_conflict_is_open_on_the_node_until_the_hub_resolves_it(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node = await field_node("laptop-1")
+    loan = await new_loan(node.client, node.headers)
+    await create(node.client, f"loans/{loan['id']}/submit", {}, node.headers)
+    await node.sync_until_quiet()
+    submitted = await get(node.client, f"loans/{loan['id']}", node.headers)
+    edit = await node.client.put(
+        f"{API}/loans/{loan['id']}",
+        json={"version": submitted["version"], "principal": "15000.00"},
+        headers=node.headers,
+    )
+    assert edit.status_code == 200, edit.text
+    await create(hub.client, f"loans/{loan['id']}/approve", {}, hub.admin.headers)
+    await node.sync_until_quiet()
+
+    [on_node] = await get_list(node.client, "sync/conflicts", node.headers)
+    refused = await node.client.post(
+        f"{API}/sync/conflicts/{on_node['id']}/resolve",
+        json={"choice": "remote"},
+        headers=node.headers,
+    )
+    resolved = await hub.client.post(
+        f"{API}/sync/conflicts/{on_node['id']}/resolve",
+        json={"choice": "local"},
+        headers=hub.officer.headers,
+    )
+    assert resolved.status_code == 200, resolved.text
+    await node.sync_until_quiet()
+    status = await get(node.client, f"sync/status/loan/{loan['id']}", node.headers)
+    counts = await get(node.client, "sync/pending-count", node.headers)
+    summary = await get(node.client, "dashboard/sync-summary", node.headers)
+
+    assert on_node["entity_id"] == loan["id"]
+    assert on_node["fields"]["principal"]["client"] == "15000"
+    assert on_node["fields"]["principal"]["server"] == "12000"
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "resolve_at_hub"
+    assert await get_list(node.client, "sync/conflicts", node.headers) == []
+    assert status["status"] == "synced"
+    assert counts["conflict"] == 0
+    assert summary["open_conflicts"] == 0
+
+
+async def test_the_officer_hears_when_a_newer_hub_edit_replaced_theirs(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    customer = await create(
+        hub.client,
+        "customers/",
+        {"full_name": "Asha Dairy", "phone": "+91 90000 11111", "officer_id": str(hub.officer.id)},
+        hub.admin.headers,
+    )
+    node = await field_node("laptop-1")
+    on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
+    offline = await node.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": on_node["version"], "phone": "+91 90000 33333"},
+        headers=node.headers,
+    )
+    assert offline.status_code == 200, offline.text
+    later = await hub.client.put(
+        f"{API}/customers/{customer['id']}",
+        json={"version": customer["version"], "phone": "+91 90000 22222"},
+        headers=hub.admin.headers,
+    )
+    assert later.status_code == 200, later.text
+    await node.sync_until_quiet()
+    history = await node.app.state.runtime.realtime.broker.history(
+        f"officer:{hub.officer.id}", since=0
+    )
+    told = [
+        p.payload["data"]
+        for p in history.publications
+        if p.payload["data"].get("phase") == "overridden"
+    ]
+
+    assert [t["entity_id"] for t in told] == [customer["id"]]
+    assert told[0]["fields"]["phone"] == {"yours": "+91 90000 33333", "kept": "+91 90000 22222"}
+    assert (await get(node.client, f"customers/{customer['id']}", node.headers))["phone"] == (
+        "+91 90000 22222"
+    )
+
+
 async def test_a_repayment_for_a_loan_written_off_meanwhile_is_rejected_and_kept(
     hub: Hub, field_node: NodeFactory
 ) -> None:

@@ -42,6 +42,11 @@ class NotAFieldNode(ConflictError):
     )
 
 
+class ResolveAtHub(ConflictError):
+    code = "resolve_at_hub"
+    default_message = "Conflicts are resolved at the hub; this node closes them at its next sync"
+
+
 class NodeIdTaken(ForbiddenError):
     code = "node_id_taken"
     default_message = "This node id already syncs for another user"

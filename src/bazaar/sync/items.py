@@ -27,6 +27,9 @@ class ItemResult:
     """The hub's rows as this mutation left them (or as they are, when it did not apply)."""
     retryable: bool = False
     """Rejected for now only (not recorded): the node sends it again after a backoff."""
+    overridden: dict[str, Any] = field(default_factory=dict)
+    """Fields of the node's edit that a merge policy set aside for the hub's value:
+    name -> {"yours", "kept"}."""
 
 
 def reason_of(exc: Exception) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Enum, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bazaar.db import Base, IdMixin, TimestampMixin
+from bazaar.db import Base, IdMixin, SyncMixin, TimestampMixin
 from bazaar.sqltypes import UTCDateTime
 from bazaar.stamps import utcnow
 
@@ -134,8 +134,11 @@ class SyncMutation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Conflict(IdMixin, Base):
-    """Fields of a record change parked for a person, with base, server and client values."""
+class Conflict(IdMixin, SyncMixin, Base):
+    """Fields of a record change parked for a person, with base, server and client values.
+
+    Replicated like the rows it is about (`sync.conflicts`), to the officer who owns them: the
+    node shows its open conflicts, and a resolution at the hub closes them there too."""
 
     __tablename__ = "conflicts"
     __table_args__ = (Index("ix_conflicts_entity", "entity_type", "entity_id"),)
@@ -146,6 +149,8 @@ class Conflict(IdMixin, Base):
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     client_hlc: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    """The officer whose row it is: who sees the conflict and whose node receives it."""
     status: Mapped[ConflictStatus] = mapped_column(
         _enum(ConflictStatus, "conflict_status"), default=ConflictStatus.OPEN, index=True
     )

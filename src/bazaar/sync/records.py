@@ -18,7 +18,7 @@ from bazaar.sync.codec import decode_row
 from bazaar.sync.hlc import HLC
 from bazaar.sync.items import ItemResult
 from bazaar.sync.models import ChangeLog, Conflict, Outcome
-from bazaar.sync.ownership import ensure_in_scope
+from bazaar.sync.ownership import ensure_in_scope, owner_of
 from bazaar.sync.policies import Policy, resolve
 from bazaar.sync.registry import Mutation, PushContext, SyncEntity
 
@@ -99,11 +99,12 @@ async def merge_record(
         for k, v in mutation.changes.items()
         if k in fields and (spec.node_fields is None or k in spec.node_fields)
     }
+    server = snapshot(row, fields)
     resolution = resolve(
         policies=effective_policies(spec, applying.overrides),
         default=spec.default_policy,
         base={k: v for k, v in mutation.base.items() if k in fields},
-        server=snapshot(row, fields),
+        server=server,
         client=client,
         server_hlcs=await field_clocks(session, spec, row.id),
         client_hlc=HLC.decode(mutation.hlc),
@@ -120,9 +121,17 @@ async def merge_record(
     for name, value in values.items():
         setattr(row, name, value)
     await session.flush()
+    overridden = {
+        name: {"yours": value, "kept": server[name]}
+        for name, value in client.items()
+        if name not in resolution.apply
+        and name not in resolution.conflicts
+        and server.get(name) != value
+    }
     if not resolution.conflicts:
-        return ItemResult(mutation.mutation_id, Outcome.APPLIED)
+        return ItemResult(mutation.mutation_id, Outcome.APPLIED, overridden=overridden)
     conflict = Conflict(
+        owner_id=await owner_of(session, spec, row),
         mutation_id=uuid.UUID(mutation.mutation_id),
         node_id=applying.node_id,
         entity_type=spec.entity_type,
@@ -135,4 +144,9 @@ async def merge_record(
     )
     session.add(conflict)
     await session.flush()
-    return ItemResult(mutation.mutation_id, Outcome.CONFLICT, conflict_id=str(conflict.id))
+    return ItemResult(
+        mutation.mutation_id,
+        Outcome.CONFLICT,
+        conflict_id=str(conflict.id),
+        overridden=overridden,
+    )

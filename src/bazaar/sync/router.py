@@ -25,6 +25,7 @@ from bazaar.sync.errors import (
     NodeIdTaken,
     NotAFieldNode,
     OutOfScope,
+    ResolveAtHub,
     SyncKeyBound,
     UnknownEntity,
 )
@@ -238,12 +239,24 @@ async def conflicts(
     "/conflicts/{conflict_id}/resolve",
     response_model=ConflictRead,
     responses=error_responses(
-        ConflictNotFound, ConflictResolved, EntityNotFound, OutOfScope, InvalidMutation
+        ConflictNotFound,
+        ConflictResolved,
+        EntityNotFound,
+        OutOfScope,
+        InvalidMutation,
+        ResolveAtHub,
     ),
 )
 async def resolve(
-    conflict_id: uuid.UUID, body: ResolveRequest, session: SessionDep, principal: StaffOnly
+    conflict_id: uuid.UUID,
+    body: ResolveRequest,
+    session: SessionDep,
+    principal: StaffOnly,
+    worker: WorkerDep,
 ) -> Any:
+    """Decide a conflict at the hub; the owning officer's node closes it at its next pull."""
+    if worker.is_node:
+        raise ResolveAtHub
     return await service.resolve_conflict(
         session=session,
         principal=principal,

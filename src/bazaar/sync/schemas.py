@@ -56,6 +56,11 @@ class ItemResultRead(BaseModel):
     code: str | None = None
     conflict_id: str | None = None
     retryable: bool = False
+    overridden: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of the edit a merge policy replaced with the hub's value: "
+        "name -> {yours, kept}",
+    )
     rows: list[Change] = []
 
 

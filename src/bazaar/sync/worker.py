@@ -228,6 +228,7 @@ class SyncWorker:
         self, ids: list[Any], answer: dict[str, Any], report: CycleReport
     ) -> None:
         results = {r["mutation_id"]: r for r in answer["results"]}
+        overridden: list[dict[str, Any]] = []
         async with self._uow() as session:
             items = await self._items(session, ids)
             for item in items:
@@ -243,6 +244,14 @@ class SyncWorker:
                 await node.record_outcome(
                     session=session, item=item, outcome=outcome, reason=result.get("reason")
                 )
+                if result.get("overridden"):
+                    overridden.append(
+                        {
+                            "entity_type": item.entity_type,
+                            "entity_id": str(item.entity_id),
+                            "fields": result["overridden"],
+                        }
+                    )
                 report.pushed += outcome in (Outcome.APPLIED, Outcome.DUPLICATE)
                 report.conflicts += outcome is Outcome.CONFLICT
                 report.failures += outcome is Outcome.REJECTED
@@ -250,6 +259,9 @@ class SyncWorker:
             await store_replica_users(session=session, users=answer.get("users", []))
             rows = [row for item in items for row in results.get(str(item.id), {}).get("rows", [])]
             await node.apply_hub_rows(session=session, context=self.context, rows=rows, newest=True)
+        for edit in overridden:
+            # The officer's offline edit lost to the hub's newer value: say so, once.
+            await self._tell("overridden", edit)
 
     async def _pull(self, hub: HubClient, report: CycleReport) -> None:
         while True:
@@ -279,12 +291,15 @@ class SyncWorker:
                 return
 
     async def _notify(self, phase: str, report: CycleReport) -> None:
+        await self._tell(phase, report.as_dict())
+
+    async def _tell(self, phase: str, details: dict[str, Any]) -> None:
         if hub_of(self.runtime) is None:
             return  # no sockets here and no broker to reach them
         async with self._uow() as session:
             peer = await hub_peer(session=session, settings_url=self.runtime.settings.sync_hub_url)
             officer = peer.user_id
-        data = {"phase": phase, "node_id": self.context.node_id, **report.as_dict()}
+        data = {"phase": phase, "node_id": self.context.node_id, **details}
         try:
             await notify(
                 self.runtime,
