@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 import bazaar.domains  # noqa: F401 - plugs the domains into sync
 from bazaar.auth.principal import Principal
@@ -36,6 +36,8 @@ from bazaar.lending.schemas import CustomerCreate, LoanCreate, PaymentCreate
 from bazaar.migrate import upgrade
 from bazaar.runtime import Runtime
 from bazaar.stamps import new_id, utcnow
+from bazaar.sync.compaction import compact
+from bazaar.sync.models import ChangeLog
 from bazaar.sync.worker import SyncWorker, worker_for
 from bench.harness import BIN, free_port, start_server
 from bench.portfolio import PASSWORD, disbursed_loan, staff
@@ -131,6 +133,20 @@ async def _until_quiet(worker: SyncWorker) -> int:
         if report.pushed == report.pulled == 0:
             return pushed
     raise RuntimeError("no quiet after 50 cycles")
+
+
+async def _compacted(url: str) -> tuple[int, int, float]:
+    """The hub's change log before and after a compaction of all of it, and its seconds."""
+    runtime = Runtime.create(_settings(url))
+    try:
+        async with unit_of_work(runtime.db, runtime.events) as session:
+            before = await session.scalar(select(func.count()).select_from(ChangeLog))
+            started = time.perf_counter()
+            done = await compact(session=session, before=utcnow() + timedelta(minutes=1))
+            seconds = time.perf_counter() - started
+    finally:
+        await runtime.close()
+    return int(before or 0), done.kept, seconds
 
 
 async def _bulk_insert_rate(url: str, day: Day) -> float:
@@ -277,6 +293,7 @@ def run(smoke: bool) -> None:
             hub = f"http://127.0.0.1:{port}"
             figures = asyncio.run(_measure(tmp, hub, officer, loans, day, _api_key(hub)))
         bulk = asyncio.run(_bulk_insert_rate(f"sqlite+aiosqlite:///{tmp / 'bulk.db'}", day))
+        logged, kept, compacting = asyncio.run(_compacted(hub_db))
     seconds, rate = figures["seconds"], figures["rate"]
     print(
         f"{'offline day, node -> hub -> node':<44} {day.records} records in {seconds:.2f} s "
@@ -291,6 +308,11 @@ def run(smoke: bool) -> None:
     print(
         f"{'one request per record':<44} {figures['per_record']:>9.0f} records/s  "
         f"batched/per-record {figures['rate'] / figures['per_record']:.1f}x (target >= 20x)",
+        flush=True,
+    )
+    print(
+        f"{'hub change log, compacted':<44} {logged} entries -> {kept} "
+        f"({kept / logged:.2f} kept) in {compacting * 1000:.0f} ms",
         flush=True,
     )
 

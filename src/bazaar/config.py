@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     sync_request_timeout_seconds: float = Field(default=30, gt=0)
     # "entity.field" -> policy name, overriding the defaults, e.g. {"customer.phone": "server_wins"}
     sync_policies: dict[str, str] = Field(default_factory=dict)
+    sync_change_log_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Past this age the change log keeps only each row's latest change; a node "
+        "whose cursor is older re-bootstraps its scope",
+    )
 
     # Identity and access (auth/). JWT keys as JSON {"kid": "secret"}: sign with
     # auth_jwt_signing_kid, verify with all (rotation); none configured derives one from secret_key.

@@ -254,3 +254,36 @@ async def test_bazaar_serve_syncs_on_its_own_and_the_cli_reports(cluster: Cluste
     assert status["outbox"]["pending"] == 0
     report = json.loads(await node.cli("sync", "now"))
     assert report["error"] is None
+
+
+async def test_a_borrower_moved_to_another_officer_moves_between_their_laptops(
+    cluster: Cluster,
+) -> None:
+    hub, admin = cluster.hub, cluster.admin
+    first, second = cluster.officers
+    assert first.node_headers is not None
+    assert second.node_headers is not None
+    c = await customer(hub, first.hub_headers, "Moving Traders")
+    loan_id = (await application(hub, first.hub_headers, c["id"]))["id"]
+    await approve_and_disburse(hub, admin, loan_id)
+    payment = await pay(hub, first.hub_headers, loan_id, "1500.00")
+    await sync_until_quiet(first)
+    assert (await call(first.node, "GET", f"loans/{loan_id}", first.node_headers))["id"] == loan_id
+
+    current = await call(hub, "GET", f"customers/{c['id']}", admin)
+    body = {"version": current["version"], "officer_id": second.id}
+    await call(hub, "PUT", f"customers/{c['id']}", admin, body)
+    for officer in cluster.officers:
+        await sync_until_quiet(officer)
+
+    async with first.node.client() as http:
+        gone = await http.get(f"/api/v1/loans/{loan_id}", headers=first.node_headers)
+    schedule = await call(second.node, "GET", f"loans/{loan_id}/schedule", second.node_headers)
+    payments = await call(second.node, "GET", f"payments/?loan_id={loan_id}", second.node_headers)
+    left_behind = await portfolio(first.node.database_url, first.id)
+    assert gone.status_code == 404
+    assert c["id"] not in left_behind["customer"]
+    assert payment["id"] not in left_behind["payment"]
+    assert len(schedule["installments"]) == 12
+    assert [p["id"] for p in payments["items"]] == [payment["id"]]
+    await assert_converged(cluster)

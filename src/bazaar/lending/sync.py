@@ -297,6 +297,7 @@ ENTITIES = (
         commands=_loan_commands,
         validate=_validate_loan,
         after_pull=_rebuild_after("loan"),
+        derived=(("loan_installments", "loan_id"),),
     ),
     SyncEntity(
         "payment",

@@ -25,10 +25,11 @@ from sqlalchemy.orm.base import NO_VALUE
 
 from bazaar.config import Settings, get_settings
 from bazaar.db import Database
-from bazaar.stamps import new_id
+from bazaar.sync import handover
 from bazaar.sync.codec import encode
 from bazaar.sync.hlc import HybridClock
 from bazaar.sync.models import ChangeLog, SyncItem
+from bazaar.sync.outbox import outbox_items
 from bazaar.sync.registry import (
     META_FIELDS,
     LocalChange,
@@ -308,7 +309,21 @@ def _append(session: Session, changes: Sequence[_Change]) -> None:
         row = _entry(change, connection, context, remote, owners)
         owners[(change.spec.entity_type, change.row["id"])] = row["owner_id"]
         rows.append(row)
+    moves = [m for c in ordered if (m := handover.moved(c.spec, c.op, c.row, c.before))]
+    handed = None
+    if moves:
+        handed = handover.entries(
+            connection,
+            moves,
+            logged={(c.spec.entity_type, c.row["id"]) for c in ordered},
+            stamp=remote.hlc if remote else context.clock.now().encode(),
+            node_id=context.node_id,
+            fields_of=synced_fields,
+        )
+        connection.execute(_APPEND_CHANGES, handed.tombstones)
     appended = connection.execute(_APPEND_CHANGES, rows)
+    if handed is not None and handed.rows:
+        connection.execute(_APPEND_CHANGES, handed.rows)
     seq_of = {(entity_type, entity_id): seq for seq, entity_type, entity_id in appended}
     seqs = [seq_of[row["entity_type"], row["entity_id"]] for row in rows]
     if remote is not None:
@@ -317,7 +332,12 @@ def _append(session: Session, changes: Sequence[_Change]) -> None:
         items = [
             item
             for change, row, seq in zip(ordered, rows, seqs, strict=True)
-            for item in _outbox_items(change, row, seq)
+            for item in outbox_items(
+                change.spec,
+                LocalChange(change.op, change.changed, change.before, row["data"] or {}),
+                row,
+                seq,
+            )
         ]
         if items:
             connection.execute(_ENQUEUE, items)
@@ -349,42 +369,3 @@ def _entry(
         "fields": dict.fromkeys(sorted(change.changed), remote.field_hlc if remote else hlc),
         "data": None if deleted else {name: encode(row[name]) for name in fields},
     }
-
-
-def _outbox_items(change: _Change, row: dict[str, Any], seq: int) -> list[dict[str, Any]]:
-    """The sync_items rows (mutations for the hub) that one local write queues."""
-    spec = change.spec
-    after = row["data"] or {}
-    local = LocalChange(change.op, change.changed, change.before, after)
-    base = {
-        "entity_type": spec.entity_type,
-        "entity_id": str(row["entity_id"]),
-        "op": change.op,
-        "hlc": row["hlc"],
-    }
-    mutations: list[dict[str, Any]] = []
-    if spec.records:
-        # A node creates a row whole, but later may only edit the fields it owns.
-        allowed = change.changed
-        if change.op == "update" and spec.node_fields is not None:
-            allowed = allowed & spec.node_fields
-        if allowed or change.op == "delete":
-            changes = {name: after[name] for name in sorted(allowed)}
-            mutations.append({**base, "command": None, "changes": changes, "base": change.before})
-    for name in spec.commands(local) if spec.commands else []:
-        mutations.append({**base, "command": name, "changes": after, "base": {}})
-    items = []
-    for mutation in mutations:
-        mutation_id = new_id()
-        items.append(
-            {
-                "id": mutation_id,
-                "change_seq": seq,
-                "entity_type": spec.entity_type,
-                "entity_id": row["entity_id"],
-                "command": mutation["command"],
-                "priority": spec.priority,
-                "payload": {**mutation, "mutation_id": str(mutation_id)},
-            }
-        )
-    return items

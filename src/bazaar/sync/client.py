@@ -67,11 +67,11 @@ class HubClient:
         body: dict[str, Any] = response.json()
         return body
 
-    async def pull(self, *, since: int, limit: int) -> dict[str, Any]:
-        response = await self._http.get(
-            "/api/v1/sync/changes",
-            params={"since": since, "limit": limit, "node_id": self.node_id},
-        )
+    async def pull(self, *, since: int, limit: int, full: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"since": since, "limit": limit, "node_id": self.node_id}
+        if full:
+            params["full"] = "true"
+        response = await self._http.get("/api/v1/sync/changes", params=params)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body

@@ -8,8 +8,12 @@ import time, when settings may not even be valid yet.
 from __future__ import annotations
 
 from bazaar.scheduler import Job
+from bazaar.sync.compaction import compact_job
 from bazaar.sync.worker import run_sync_job
 
 TICK_SECONDS = 1.0
 
-JOBS = (Job("sync", run_sync_job, seconds=TICK_SECONDS),)
+JOBS = (
+    Job("sync", run_sync_job, seconds=TICK_SECONDS),
+    Job("sync-compaction", compact_job, seconds=3600),
+)

@@ -134,6 +134,17 @@ class SyncMutation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SyncCompaction(IdMixin, Base):
+    """One compaction of the change log: entries up to `horizon_seq` were thinned out (only
+    each row's latest kept, long-deleted rows dropped)."""
+
+    __tablename__ = "sync_compactions"
+
+    horizon_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    removed: Mapped[int] = mapped_column(Integer)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Conflict(IdMixin, SyncMixin, Base):
     """Fields of a record change parked for a person, with base, server and client values.
 

@@ -115,7 +115,7 @@ async def apply_hub_rows(
         local = versions[spec.entity_type].get(entity_id)
         if local is not None and not newest and row["version"] < local:
             continue
-        batch.add(spec.model, entity_id, row, exists=local is not None)
+        batch.add(spec, entity_id, row, exists=local is not None)
         # Edits still on their way to the hub stay visible on top of the hub's state, which
         # is what the row becomes once they apply; their answer settles it either way.
         unsent_here = unsent[spec.entity_type].get(entity_id, [])
@@ -177,11 +177,19 @@ class _Batch:
         self._inserts: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
         self._updates: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
         self._deletes: dict[Table, list[uuid.UUID]] = defaultdict(list)
+        self._derived: dict[Table, tuple[tuple[str, str], ...]] = {}
 
     def add(
-        self, model: type[Any], entity_id: uuid.UUID, row: Mapping[str, Any], *, exists: bool
+        self,
+        spec: registry.SyncEntity,
+        entity_id: uuid.UUID,
+        row: Mapping[str, Any],
+        *,
+        exists: bool,
     ) -> None:
+        model = spec.model
         table = model.__table__
+        self._derived[table] = spec.derived
         if row["op"] == "delete":
             self._deletes[table].append(entity_id)
             return
@@ -200,6 +208,9 @@ class _Batch:
             # No SET clause here: the parameter sets supply it, as executemany wants.
             await session.execute(update_by_key(table), params)
         for table, ids in sorted(self._deletes.items(), key=lambda kv: -order[kv[0]]):
+            for name, column in self._derived.get(table, ()):
+                below = Base.metadata.tables[name]
+                await session.execute(delete(below).where(below.c[column].in_(ids)))
             await session.execute(delete(table).where(_key(table).in_(ids)))
 
 
@@ -244,3 +255,42 @@ async def record_failure(
     item.next_attempt_at = next_attempt_at(
         utcnow(), item.attempts, base_seconds=base_seconds, cap_seconds=cap_seconds
     )
+
+
+async def drop_unseen(*, session: AsyncSession, seen: set[tuple[str, uuid.UUID]]) -> int:
+    """After a re-bootstrap: remove the synced rows the hub no longer sent (gone from the
+    node's scope, or deleted long ago), children first, keeping any row with a change that is
+    not settled yet, and any parent such a row still needs. Returns how many were removed."""
+    order = {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
+    specs = sorted(registry.entities(), key=lambda spec: -order[spec.model.__table__])
+    removed = 0
+    for spec in specs:
+        table = spec.model.__table__
+        key = _key(table)
+        local = set((await session.execute(select(key))).scalars())
+        unsettled = select(SyncItem.entity_id).where(
+            SyncItem.entity_type == spec.entity_type, SyncItem.status != ItemStatus.SYNCED
+        )
+        keep = set((await session.execute(unsettled)).scalars())
+        keep |= await _still_needed(session, spec)
+        drop = [i for i in local if (spec.entity_type, i) not in seen and i not in keep]
+        for start in range(0, len(drop), 500):
+            chunk = drop[start : start + 500]
+            for name, column in spec.derived:
+                below = Base.metadata.tables[name]
+                await session.execute(delete(below).where(below.c[column].in_(chunk)))
+            await session.execute(delete(table).where(key.in_(chunk)))
+        removed += len(drop)
+    return removed
+
+
+async def _still_needed(session: AsyncSession, spec: registry.SyncEntity) -> set[uuid.UUID]:
+    """Rows of `spec` that rows of any table still point to by foreign key."""
+    target = spec.model.__table__
+    needed: set[uuid.UUID] = set()
+    for table in Base.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table is target:
+                found = await session.execute(select(key.parent).distinct())
+                needed |= {value for value in found.scalars() if value is not None}
+    return needed

@@ -13,6 +13,7 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import Database, unit_of_work
 from bazaar.events import EventBus
+from bazaar.sync.compaction import horizon
 from bazaar.sync.items import row_payload
 from bazaar.sync.models import ChangeLog
 from bazaar.sync.peers import touch_peer
@@ -25,14 +26,25 @@ class Page:
     next_cursor: int
     has_more: bool
     users: list[dict[str, Any]]
+    reset: bool = False
 
 
 async def changes_since(
-    *, session: AsyncSession, principal: Principal, node_id: str, since: int, limit: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    node_id: str,
+    since: int,
+    limit: int,
+    full: bool = False,
 ) -> Page:
     """A page of the change log after `since`, without the node's own changes and without
     rows outside the caller's portfolio. The cursor advances over what was filtered out too,
-    and the page is read in one statement so a late commit is never skipped."""
+    and the page is read in one statement so a late commit is never skipped. A cursor behind
+    the compaction horizon gets an empty page with `reset`; `full` pages (a bootstrap) keep
+    the node's own changes too."""
+    if 0 < since < await horizon(session=session):
+        return Page(changes=[], next_cursor=0, has_more=True, users=[], reset=True)
     scanned = (
         (
             await session.execute(
@@ -46,7 +58,7 @@ async def changes_since(
     visible = [
         entry
         for entry in scanned
-        if entry.origin_node != node_id and (admin or entry.owner_id == principal.user_id)
+        if (full or entry.origin_node != node_id) and (admin or entry.owner_id == principal.user_id)
     ]
     next_cursor = scanned[-1].seq if scanned else since
     changes = [row_payload(entry) for entry in visible]

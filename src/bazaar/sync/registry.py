@@ -162,6 +162,9 @@ class SyncEntity:
     """Whether the row's field changes are pushed as record mutations at all."""
     validate: Validator | None = None
     after_pull: AfterPull | None = None
+    derived: tuple[tuple[str, str], ...] = ()
+    """(table, foreign-key column) of rows the domain derives from this one instead of
+    syncing: a node removes them before it removes the row."""
 
 
 _ENTITIES: dict[str, SyncEntity] = {}
@@ -192,6 +195,11 @@ def entity_of(model: type[Any]) -> SyncEntity | None:
 
 def entities() -> list[SyncEntity]:
     return list(_ENTITIES.values())
+
+
+def children_of(entity_type: str) -> list[SyncEntity]:
+    """The entities whose rows inherit their owner from a row of `entity_type`."""
+    return [e for e in _ENTITIES.values() if e.parent is not None and e.parent[0] == entity_type]
 
 
 def command(name: str) -> Command | None:

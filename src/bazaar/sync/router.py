@@ -95,6 +95,10 @@ async def changes(
     node_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
     since: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
+    full: Annotated[
+        bool,
+        Query(description="A bootstrap: include the node's own changes too (re-bootstrap)"),
+    ] = False,
 ) -> dict[str, Any]:
     state = request.app.state
     await pull.record_pull(
@@ -105,7 +109,12 @@ async def changes(
         cursor=since,
     )
     page = await pull.changes_since(
-        session=session, principal=principal, node_id=node_id, since=since, limit=limit
+        session=session,
+        principal=principal,
+        node_id=node_id,
+        since=since,
+        limit=limit,
+        full=full,
     )
     return {
         "changes": page.changes,
@@ -115,6 +124,7 @@ async def changes(
         "user_id": principal.user_id,
         "hub_node_id": worker.context.node_id,
         "hub_time": utcnow(),
+        "reset": page.reset,
     }
 
 

@@ -42,6 +42,11 @@ class ChangesPage(BaseModel):
     user_id: uuid.UUID = Field(description="Whom the hub served: the node's officer")
     hub_node_id: str
     hub_time: datetime
+    reset: bool = Field(
+        default=False,
+        description="The cursor lies behind the compacted part of the log: pull again from 0 "
+        "and drop the rows that bootstrap does not bring",
+    )
 
 
 class PushRequest(Strict):

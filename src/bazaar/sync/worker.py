@@ -264,31 +264,56 @@ class SyncWorker:
             await self._tell("overridden", edit)
 
     async def _pull(self, hub: HubClient, report: CycleReport) -> None:
+        async with self._uow() as session:
+            peer = await hub_peer(session=session, settings_url=self.runtime.settings.sync_hub_url)
+            since = peer.pull_cursor
         while True:
-            async with self._uow() as session:
-                peer = await hub_peer(
-                    session=session, settings_url=self.runtime.settings.sync_hub_url
-                )
-                since = peer.pull_cursor
             page = await hub.pull(since=since, limit=self.sizer.size)
+            if page.get("reset"):
+                await self._rebootstrap(hub, report)
+                return
             async with self._uow() as session:
                 peer = await hub_peer(
                     session=session, settings_url=self.runtime.settings.sync_hub_url
                 )
                 if peer.pull_cursor != since:
                     return  # another cycle moved on meanwhile
-                await store_replica_users(session=session, users=page["users"])
-                report.pulled += await node.apply_hub_rows(
-                    session=session, context=self.context, rows=page["changes"], newest=False
-                )
-                peer.pull_cursor, peer.last_sync_at, peer.last_error = (
-                    page["next_cursor"],
-                    utcnow(),
-                    None,
-                )
-                peer.node_id, peer.user_id = page["hub_node_id"], uuid.UUID(page["user_id"])
+                await self._take(session, page, report)
+                self._advance(peer, page)
             if not page["has_more"]:
                 return
+            since = page["next_cursor"]
+
+    async def _rebootstrap(self, hub: HubClient, report: CycleReport) -> None:
+        """The hub compacted what this node had not pulled yet: pull the whole scope again
+        and drop what it no longer holds. The cursor moves only at the end, so a node that
+        stops half way starts over."""
+        seen: set[tuple[str, uuid.UUID]] = set()
+        since = 0
+        while True:
+            page = await hub.pull(since=since, limit=self.sizer.size, full=True)
+            seen |= {(r["entity_type"], uuid.UUID(r["entity_id"])) for r in page["changes"]}
+            async with self._uow() as session:
+                await self._take(session, page, report)
+                if not page["has_more"]:
+                    await node.drop_unseen(session=session, seen=seen)
+                    peer = await hub_peer(
+                        session=session, settings_url=self.runtime.settings.sync_hub_url
+                    )
+                    self._advance(peer, page)
+                    return
+            since = page["next_cursor"]
+
+    async def _take(self, session: AsyncSession, page: dict[str, Any], report: CycleReport) -> None:
+        await store_replica_users(session=session, users=page["users"])
+        report.pulled += await node.apply_hub_rows(
+            session=session, context=self.context, rows=page["changes"], newest=False
+        )
+
+    @staticmethod
+    def _advance(peer: SyncPeer, page: dict[str, Any]) -> None:
+        peer.pull_cursor, peer.last_sync_at, peer.last_error = page["next_cursor"], utcnow(), None
+        peer.node_id, peer.user_id = page["hub_node_id"], uuid.UUID(page["user_id"])
 
     async def _notify(self, phase: str, report: CycleReport) -> None:
         await self._tell(phase, report.as_dict())
