@@ -377,3 +377,44 @@ async def test_reassigning_a_customer_moves_their_loans(
     assert moved.json()["officer_id"] == str(successor.id)
     assert by_successor.json()["officer_id"] == str(successor.id)
     assert by_predecessor.status_code == 404
+
+
+async def test_allowed_commands_are_what_this_caller_may_do_now(
+    lending: Lending, login_as: LoginAs
+) -> None:
+    borrower = await login_as(Role.CUSTOMER)
+    customer = await lending.customer(user_id=str(borrower.id))
+    loan = await lending.loan(customer["id"])
+    await lending.command(loan["id"], "submit", lending.officer)
+
+    async def commands(user: Any) -> list[str]:
+        answer = await lending.client.get(f"{API}/loans/{loan['id']}", headers=user.headers)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["allowed_commands"])
+
+    submitted = {
+        "officer": await commands(lending.officer),
+        "admin": await commands(lending.admin),
+        "borrower": await commands(borrower),
+    }
+    for command in ("approve", "disburse"):
+        answer = await lending.command(loan["id"], command, lending.admin)
+        assert answer.status_code == 200, answer.text
+    disbursed = {"admin": await commands(lending.admin), "borrower": await commands(borrower)}
+
+    assert submitted == {
+        "officer": ["withdraw"],
+        "admin": ["approve", "reject", "withdraw"],
+        "borrower": ["withdraw"],
+    }
+    assert disbursed == {"admin": ["write-off"], "borrower": []}
+
+
+async def test_the_submitter_is_not_offered_the_approval_they_may_not_give(
+    lending: Lending,
+) -> None:
+    customer = await lending.customer()
+    loan = await lending.loan(customer["id"], officer=lending.admin)
+    submitted = (await lending.command(loan["id"], "submit", lending.admin)).json()
+
+    assert submitted["allowed_commands"] == ["reject", "withdraw"]

@@ -114,10 +114,15 @@ def _delinquency(row: AnyRow, as_of: date) -> DelinquencyRead | None:
     )
 
 
-def _loan_read(row: AnyRow, delinquency: DelinquencyRead | None) -> LoanRead:
+def _loan_read(
+    row: AnyRow, delinquency: DelinquencyRead | None, principal: Principal
+) -> LoanRead:
+    maker = principal.user_id in (row.created_by, row.submitted_by)
     return LoanRead(
         **{name: getattr(row, name) for name in LoanRead.model_fields if name in row._fields},
-        allowed_commands=rules.allowed_commands(row.status),
+        allowed_commands=rules.commands_for(
+            row.status, principal.role, may_write=principal.may_write(), maker=maker
+        ),
         delinquency=delinquency,
     )
 
@@ -141,8 +146,8 @@ async def read_loan(
         raise LoanNotFound()
     if as_of is not None and as_of < current and row.disbursed_on is not None:
         # Payments made after `as_of` are already in the stored allocation: replay without them.
-        return _loan_read(row, await _past_delinquency(session, loan_id, as_of))
-    return _loan_read(row, _delinquency(row, when))
+        return _loan_read(row, await _past_delinquency(session, loan_id, as_of), principal)
+    return _loan_read(row, _delinquency(row, when), principal)
 
 
 def _bucket_filter(bucket: Bucket, on: date) -> Any:
@@ -187,7 +192,7 @@ async def list_loans(
     total = (await session.execute(select(func.count(Loan.id)).where(*where))).scalar_one()
     query = _loans_with_arrears().where(*where).order_by(Loan.id.desc())
     rows = (await session.execute(query.limit(limit).offset(offset), {"as_of": on})).all()
-    return [_loan_read(r, _delinquency(r, on)) for r in rows], total
+    return [_loan_read(r, _delinquency(r, on), principal) for r in rows], total
 
 
 async def dashboard(

@@ -23,6 +23,7 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from uuid import UUID
 
+from bazaar.auth.roles import Role
 from bazaar.money import ZERO, minor_unit, money_context, quantize
 
 
@@ -458,4 +459,32 @@ def next_status(status: LoanStatus, command: LoanCommand) -> LoanStatus | None:
 
 
 def allowed_commands(status: LoanStatus) -> list[LoanCommand]:
+    """What the state machine allows from `status`, whoever asks."""
     return list(TRANSITIONS.get(status, {}))
+
+
+_ANY_LENDING_USER = frozenset({Role.ADMIN, Role.OFFICER, Role.CUSTOMER})
+COMMAND_ROLES: Mapping[LoanCommand, frozenset[Role]] = {
+    LoanCommand.SUBMIT: _ANY_LENDING_USER,
+    LoanCommand.WITHDRAW: _ANY_LENDING_USER,
+    LoanCommand.APPROVE: frozenset({Role.ADMIN}),
+    LoanCommand.REJECT: frozenset({Role.ADMIN}),
+    LoanCommand.DISBURSE: frozenset({Role.ADMIN}),
+    LoanCommand.UNDO_APPROVAL: frozenset({Role.ADMIN}),
+    LoanCommand.WRITE_OFF: frozenset({Role.ADMIN}),
+}
+"""Who may give each command (the routes' role checks; tests/auth/authz_matrix.csv agrees)."""
+
+
+def commands_for(
+    status: LoanStatus, role: Role, *, may_write: bool, maker: bool
+) -> list[LoanCommand]:
+    """What this caller may do to the loan now: the commands the state machine allows that
+    their role may give, none with a read-only key, and no approval by the loan's maker."""
+    if not may_write:
+        return []
+    return [
+        command
+        for command in allowed_commands(status)
+        if role in COMMAND_ROLES[command] and not (maker and command is LoanCommand.APPROVE)
+    ]
