@@ -114,9 +114,7 @@ def _delinquency(row: AnyRow, as_of: date) -> DelinquencyRead | None:
     )
 
 
-def _loan_read(
-    row: AnyRow, delinquency: DelinquencyRead | None, principal: Principal
-) -> LoanRead:
+def _loan_read(row: AnyRow, delinquency: DelinquencyRead | None, principal: Principal) -> LoanRead:
     maker = principal.user_id in (row.created_by, row.submitted_by)
     return LoanRead(
         **{name: getattr(row, name) for name in LoanRead.model_fields if name in row._fields},

@@ -4,8 +4,10 @@ Rules (docs/api.md repeats them for API users):
 
 - Periodic rate = annual rate / periods per year (weekly 52, biweekly 26, monthly 12); interest is
   charged per period, not per day.
-- Every amount is quantized to the currency's minor unit with ROUND_HALF_EVEN. The last installment
-  absorbs the rounding residue, so principal parts sum to the principal exactly.
+- Every amount is computed exactly (multiply, then divide once) and quantized to the currency's
+  minor unit with ROUND_HALF_EVEN. The last installment absorbs the rounding residue, so
+  principal parts sum to the principal exactly; equal installments stay within LEVEL_TOLERANCE
+  minor units of each other (re-levelled per period when a kept payment would not).
 - Payments apply in date order (ties in recording order), each to the oldest installment first,
   interest before principal; money beyond what is due pays later installments in advance.
 - Payoff as of a date = outstanding principal + unpaid interest of every installment whose period
@@ -16,7 +18,7 @@ Rules (docs/api.md repeats them for API users):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -126,8 +128,21 @@ def due_dates(terms: LoanTerms) -> list[date]:
     return [add_periods(anchor, terms.frequency, k + offset) for k in range(terms.installments)]
 
 
+LEVEL_TOLERANCE = 3
+"""Minor units the last equal installment may differ from the others before the schedule is
+re-levelled period by period."""
+
+
 def periodic_rate(terms: LoanTerms) -> Decimal:
     return terms.annual_rate / 100 / PERIODS_PER_YEAR[terms.frequency]
+
+
+def _interest_on(amount: Decimal, terms: LoanTerms, periods: int = 1) -> Decimal:
+    """`periods` periods' interest on `amount`, rounded once: the product is exact and is
+    divided once, so a true half-cent tie stays a tie and rounds half to even (a rate carried
+    as a rounded decimal turned 5,926.605 into 5,926.605000...01)."""
+    exact = amount * terms.annual_rate * periods / (100 * PERIODS_PER_YEAR[terms.frequency])
+    return quantize(exact, terms.currency)
 
 
 def generate_schedule(terms: LoanTerms) -> list[ScheduledInstallment]:
@@ -160,7 +175,7 @@ def _flat_parts(terms: LoanTerms) -> list[tuple[Decimal, Decimal]]:
     # Flat interest is charged on the original principal for every period of the term, so the
     # two amortizations coincide: principal and interest parts are each equal.
     n, grace = terms.installments, terms.grace_on_principal
-    total_interest = quantize(terms.principal * periodic_rate(terms) * n, terms.currency)
+    total_interest = _interest_on(terms.principal, terms, n)
     principal = [ZERO] * grace + _split(terms.principal, n - grace, terms.currency)
     interest = _split(total_interest, n, terms.currency)
     return list(zip(principal, interest, strict=True))
@@ -174,35 +189,50 @@ def _declining_parts(terms: LoanTerms) -> list[tuple[Decimal, Decimal]]:
         return _with_declining_interest(
             terms, [ZERO] * grace + _split(terms.principal, amortizing, currency)
         )
-    level = (
-        terms.principal / amortizing
-        if rate == 0
-        else terms.principal * rate / (1 - (1 + rate) ** -amortizing)
-    )
-    payment = quantize(level, currency)
-    balance = terms.principal
-    parts = []
+    level = quantize(_level(terms.principal, rate, amortizing), currency)
+    kept = _amortize(terms, lambda _balance, _left: level)
+    last = sum(kept[-1], ZERO)
+    if abs(last - level) <= LEVEL_TOLERANCE * minor_unit(currency):
+        return kept
+    # The level payment's rounding, compounded over a long term at a high rate, would land in
+    # the last installment (a bullet, or an early run-out): re-level every period instead.
+    return _amortize(terms, lambda balance, left: quantize(_level(balance, rate, left), currency))
+
+
+def _amortize(
+    terms: LoanTerms, payment_for: Callable[[Decimal, int], Decimal]
+) -> list[tuple[Decimal, Decimal]]:
+    """(principal, interest) per installment: interest-only through the grace, then
+    `payment_for(balance, installments left)` each period, the last one clearing the balance.
+    Quantizing is monotone and a level payment covers the period's interest, so no principal
+    part is negative."""
+    n, balance, parts = terms.installments, terms.principal, []
     for index in range(n):
-        interest = quantize(balance * rate, currency)
-        if index < grace:
+        interest = _interest_on(balance, terms)
+        if index < terms.grace_on_principal:
             principal = ZERO
         elif index == n - 1:
             principal = balance
         else:
-            # interest <= interest on the original principal <= payment, so this is never negative;
-            # a payment rounded up can run the balance out early on tiny loans, hence the cap.
-            principal = min(payment - interest, balance)
+            principal = min(payment_for(balance, n - index) - interest, balance)
         balance -= principal
         parts.append((principal, interest))
     return parts
 
 
+def _level(balance: Decimal, rate: Decimal, periods: int) -> Decimal:
+    """The exact level payment that repays `balance` over `periods` at `rate`."""
+    if rate == 0:
+        return balance / periods
+    return balance * rate / (1 - (1 + rate) ** -periods)
+
+
 def _with_declining_interest(
     terms: LoanTerms, principal_parts: list[Decimal]
 ) -> list[tuple[Decimal, Decimal]]:
-    rate, balance, parts = periodic_rate(terms), terms.principal, []
+    balance, parts = terms.principal, []
     for principal in principal_parts:
-        parts.append((principal, quantize(balance * rate, terms.currency)))
+        parts.append((principal, _interest_on(balance, terms)))
         balance -= principal
     return parts
 
