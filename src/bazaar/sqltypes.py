@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum
 from sqlalchemy.types import TypeDecorator
 
 from bazaar.money import CENT
+
+
+def str_enum(kind: type[StrEnum], name: str, *, length: int = 32) -> Enum:
+    """A StrEnum column holding its members' values in a VARCHAR, not a native enum type, so
+    both backends store the same strings."""
+    return Enum(
+        kind,
+        native_enum=False,
+        length=length,
+        name=name,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Money(TypeDecorator[Decimal]):
