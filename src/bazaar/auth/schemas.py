@@ -95,13 +95,6 @@ class UserUpdate(Strict):
     is_active: bool | None = None
 
 
-class UserPage(Strict):
-    items: list[UserRead]
-    total: int
-    limit: int
-    offset: int
-
-
 class ApiKeyCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scope: Scope = Scope.READ

@@ -31,40 +31,30 @@ from bazaar.lending.errors import (
     StaleVersion,
 )
 from bazaar.lending.ledger import installment_rows
-from bazaar.lending.models import Customer
 from bazaar.lending.rules import Bucket, LoanCommand, LoanStatus
 from bazaar.lending.schemas import (
     CustomerCreate,
-    CustomerPage,
     CustomerRead,
     CustomerUpdate,
     DashboardStats,
     DisburseRequest,
     InstallmentRead,
     LoanCreate,
-    LoanPage,
     LoanRead,
     LoanTermsIn,
     LoanUpdate,
     PaymentCreate,
-    PaymentPage,
     PaymentRead,
     PaymentUpdate,
     PayoffQuoteRead,
     ScheduleRead,
 )
 from bazaar.money import ZERO
+from bazaar.pagination import Page, Paging
 
 router = APIRouter()
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 AsOf = Annotated[date | None, Query(description="Default: today (UTC)")]
-
-
-def _page_of_customers(rows: list[Customer], total: int, limit: int, offset: int) -> CustomerPage:
-    items = [CustomerRead.model_validate(c) for c in rows]
-    return CustomerPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post(
@@ -84,14 +74,13 @@ async def create_customer(
 async def list_customers(
     session: SessionDep,
     principal: LendingUser,
+    page: Paging,
     q: Annotated[str | None, Query(max_length=100, description="Name or phone")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> CustomerPage:
+) -> Page[CustomerRead]:
     rows, total = await service.list_customers(
-        session=session, principal=principal, q=q, limit=limit, offset=offset
+        session=session, principal=principal, q=q, limit=page.limit, offset=page.offset
     )
-    return _page_of_customers(rows, total, limit, offset)
+    return page.of([CustomerRead.model_validate(c) for c in rows], total)
 
 
 @router.get(
@@ -161,13 +150,12 @@ async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingU
 async def list_loans(
     session: SessionDep,
     principal: LendingUser,
+    page: Paging,
     status: LoanStatus | None = None,
     customer_id: uuid.UUID | None = None,
     officer_id: uuid.UUID | None = None,
     bucket: Bucket | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
         session=session,
         principal=principal,
@@ -175,10 +163,10 @@ async def list_loans(
         customer_id=customer_id,
         officer_id=officer_id,
         bucket=bucket,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -188,13 +176,16 @@ async def list_customer_loans(
     customer: CustomerDep,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+    page: Paging,
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
-        session=session, principal=principal, customer_id=customer.id, limit=limit, offset=offset
+        session=session,
+        principal=principal,
+        customer_id=customer.id,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/loans/status/{status}", tags=["loans"])
@@ -202,13 +193,12 @@ async def list_loans_by_status(
     status: LoanStatus,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+    page: Paging,
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
-        session=session, principal=principal, status=status, limit=limit, offset=offset
+        session=session, principal=principal, status=status, limit=page.limit, offset=page.offset
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], responses=error_responses(LoanNotFound))
@@ -364,14 +354,13 @@ async def record_payment(
 async def list_payments(
     session: SessionDep,
     principal: LendingUser,
+    page: Paging,
     loan_id: uuid.UUID | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PaymentPage:
+) -> Page[PaymentRead]:
     items, total = await repayments.list_payments(
-        session=session, principal=principal, loan_id=loan_id, limit=limit, offset=offset
+        session=session, principal=principal, loan_id=loan_id, limit=page.limit, offset=page.offset
     )
-    return PaymentPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/payments/loan/{loan_id}", tags=["payments"], responses=error_responses(LoanNotFound))
@@ -379,13 +368,12 @@ async def list_loan_payments(
     loan: LoanDep,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PaymentPage:
+    page: Paging,
+) -> Page[PaymentRead]:
     items, total = await repayments.list_payments(
-        session=session, principal=principal, loan_id=loan.id, limit=limit, offset=offset
+        session=session, principal=principal, loan_id=loan.id, limit=page.limit, offset=page.offset
     )
-    return PaymentPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/payments/{payment_id}", tags=["payments"], responses=error_responses(PaymentNotFound))

@@ -79,13 +79,6 @@ class CustomerRead(Read):
     updated_at: datetime
 
 
-class CustomerPage(BaseModel):
-    items: list[CustomerRead]
-    total: int
-    limit: int
-    offset: int
-
-
 class LoanTermsIn(Strict):
     principal: Amount
     currency: Currency = "INR"
@@ -173,13 +166,6 @@ class LoanRead(BaseModel):
     updated_at: datetime
 
 
-class LoanPage(BaseModel):
-    items: list[LoanRead]
-    total: int
-    limit: int
-    offset: int
-
-
 class InstallmentRead(Read):
     number: int
     starts_on: date
@@ -238,13 +224,6 @@ class PaymentRead(Read):
     reversal_reason: str | None
     version: int
     created_at: datetime
-
-
-class PaymentPage(BaseModel):
-    items: list[PaymentRead]
-    total: int
-    limit: int
-    offset: int
 
 
 class DashboardStats(BaseModel):
