@@ -22,6 +22,7 @@ from bazaar.auth.schemas import UserCreate, UserRead, UserUpdate
 from bazaar.db import SessionDep
 from bazaar.errors import UnauthorizedError, error_responses
 from bazaar.pagination import Page, Paging
+from bazaar.text import Line
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -40,7 +41,7 @@ async def list_users(
     page: Paging,
     role: Role | None = None,
     is_active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
+    q: Annotated[Line | None, Query(max_length=100, description="Email or name contains")] = None,
 ) -> Page[UserRead]:
     found = await service.list_users(
         session=session,

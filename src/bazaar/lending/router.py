@@ -51,6 +51,7 @@ from bazaar.lending.schemas import (
 )
 from bazaar.money import ZERO
 from bazaar.pagination import Page, Paging
+from bazaar.text import Line, Lines
 
 router = APIRouter()
 
@@ -75,7 +76,7 @@ async def list_customers(
     session: SessionDep,
     principal: LendingUser,
     page: Paging,
-    q: Annotated[str | None, Query(max_length=100, description="Name or phone")] = None,
+    q: Annotated[Line | None, Query(max_length=100, description="Name or phone")] = None,
 ) -> Page[CustomerRead]:
     rows, total = await service.list_customers(
         session=session, principal=principal, q=q, limit=page.limit, offset=page.offset
@@ -402,7 +403,7 @@ async def reverse_payment(
     payment_id: uuid.UUID,
     session: SessionDep,
     principal: AdminOnly,
-    reason: Annotated[str, Query(min_length=3, max_length=500)],
+    reason: Annotated[Lines, Query(min_length=3, max_length=500)],
 ) -> PaymentRead:
     """A reversal: the payment stays on record, stops counting, and the loan re-allocates."""
     return await repayments.reverse_payment(

@@ -18,12 +18,13 @@ from bazaar.lending.rules import (
     LoanCommand,
     LoanStatus,
 )
+from bazaar.text import Line, Lines
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["8884.88"])]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])]
 Pan = Annotated[str, Field(pattern=r"^[A-Z]{5}[0-9]{4}[A-Z]$", examples=["ABCDE1234F"])]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,30}$", examples=["+91 98765 43210"])]
-Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[Line, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Limit = Annotated[int, Field(ge=1, le=200)]
 
@@ -37,12 +38,12 @@ class Read(BaseModel):
 
 
 class CustomerFields(Strict):
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Line = Field(min_length=1, max_length=200)
     phone: Phone
     email: Email | None = None
     national_id: Pan | None = Field(default=None, description="PAN, e.g. ABCDE1234F")
-    business_name: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    business_name: Line | None = Field(default=None, max_length=200)
+    address: Lines | None = Field(default=None, max_length=500)
     user_id: uuid.UUID | None = Field(default=None, description="The borrower's user account")
 
 
@@ -54,12 +55,12 @@ class CustomerCreate(CustomerFields):
 
 class CustomerUpdate(Strict):
     version: int = Field(ge=1)
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: Line | None = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
     email: Email | None = None
     national_id: Pan | None = None
-    business_name: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    business_name: Line | None = Field(default=None, max_length=200)
+    address: Lines | None = Field(default=None, max_length=500)
     user_id: uuid.UUID | None = None
     officer_id: uuid.UUID | None = None
 
@@ -103,9 +104,14 @@ class LoanTermsIn(Strict):
         return self
 
 
-class LoanCreate(LoanTermsIn):
+class LoanFields(LoanTermsIn):
+    """What a loan's creator sets: its terms and purpose."""
+
+    purpose: Lines | None = Field(default=None, max_length=500)
+
+
+class LoanCreate(LoanFields):
     customer_id: uuid.UUID
-    purpose: str | None = Field(default=None, max_length=500)
 
 
 class LoanUpdate(Strict):
@@ -120,7 +126,7 @@ class LoanUpdate(Strict):
     grace_on_principal: int | None = Field(default=None, ge=0, le=359)
     expected_disbursement_date: date | None = None
     first_repayment_date: date | None = None
-    purpose: str | None = Field(default=None, max_length=500)
+    purpose: Lines | None = Field(default=None, max_length=500)
 
 
 class DelinquencyRead(Read):
@@ -200,13 +206,13 @@ class PaymentCreate(Strict):
     amount: Amount
     paid_on: date
     method: PaymentMethod
-    reference: str | None = Field(default=None, max_length=100)
-    notes: str | None = Field(default=None, max_length=500)
+    reference: Line | None = Field(default=None, max_length=100)
+    notes: Lines | None = Field(default=None, max_length=500)
 
 
 class PaymentUpdate(Strict):
-    reference: str | None = Field(default=None, max_length=100)
-    notes: str | None = Field(default=None, max_length=500)
+    reference: Line | None = Field(default=None, max_length=100)
+    notes: Lines | None = Field(default=None, max_length=500)
 
 
 class PaymentRead(Read):
