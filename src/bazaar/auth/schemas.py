@@ -7,7 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from bazaar.auth.passwords import MAX_LENGTH, MIN_LENGTH, check_password_policy
 from bazaar.auth.roles import Role, Scope
@@ -106,7 +114,7 @@ class UserUpdate(Strict):
     full_name: FullName | None = None
     phone: Phone | None = None
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class ApiKeyCreate(Strict):

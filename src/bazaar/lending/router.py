@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -51,11 +50,12 @@ from bazaar.lending.schemas import (
 )
 from bazaar.money import ZERO
 from bazaar.pagination import Page, Paging
+from bazaar.scalars import IsoDate
 from bazaar.text import Line, Lines
 
 router = APIRouter()
 
-AsOf = Annotated[date | None, Query(description="Default: today (UTC)")]
+AsOf = Annotated[IsoDate | None, Query(description="Default: today (UTC)")]
 
 
 @router.post(
@@ -416,9 +416,9 @@ async def dashboard_stats(
     session: SessionDep,
     principal: StaffOnly,
     collected_from: Annotated[
-        date | None, Query(description="Default: first of this month")
+        IsoDate | None, Query(description="Default: first of this month")
     ] = None,
-    collected_to: Annotated[date | None, Query(description="Default: today")] = None,
+    collected_to: Annotated[IsoDate | None, Query(description="Default: today")] = None,
 ) -> DashboardStats:
     end = collected_to or service.today()
     start = collected_from or end.replace(day=1)

@@ -18,10 +18,15 @@ from bazaar.lending.rules import (
     LoanCommand,
     LoanStatus,
 )
+from bazaar.scalars import DecimalString, IsoDate
 from bazaar.text import Line, Lines
 
-Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["8884.88"])]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])]
+Amount = Annotated[
+    DecimalString, Field(gt=0, max_digits=14, decimal_places=2, examples=["8884.88"])
+]
+Percent = Annotated[
+    DecimalString, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])
+]
 Pan = Annotated[str, Field(pattern=r"^[A-Z]{5}[0-9]{4}[A-Z]$", examples=["ABCDE1234F"])]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,30}$", examples=["+91 98765 43210"])]
 Email = Annotated[Line, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -89,8 +94,8 @@ class LoanTermsIn(Strict):
     interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
     amortization: Amortization = Amortization.EQUAL_INSTALLMENTS
     grace_on_principal: int = Field(default=0, ge=0, le=359)
-    expected_disbursement_date: date
-    first_repayment_date: date | None = None
+    expected_disbursement_date: IsoDate
+    first_repayment_date: IsoDate | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LoanTermsIn:
@@ -124,8 +129,8 @@ class LoanUpdate(Strict):
     interest_method: InterestMethod | None = None
     amortization: Amortization | None = None
     grace_on_principal: int | None = Field(default=None, ge=0, le=359)
-    expected_disbursement_date: date | None = None
-    first_repayment_date: date | None = None
+    expected_disbursement_date: IsoDate | None = None
+    first_repayment_date: IsoDate | None = None
     purpose: Lines | None = Field(default=None, max_length=500)
 
 
@@ -198,13 +203,13 @@ class PayoffQuoteRead(BaseModel):
 
 
 class DisburseRequest(Strict):
-    disbursed_on: date | None = Field(default=None, description="Default today; not in future")
+    disbursed_on: IsoDate | None = Field(default=None, description="Default today; not in future")
 
 
 class PaymentCreate(Strict):
     loan_id: uuid.UUID
     amount: Amount
-    paid_on: date
+    paid_on: IsoDate
     method: PaymentMethod
     reference: Line | None = Field(default=None, max_length=100)
     notes: Lines | None = Field(default=None, max_length=500)
