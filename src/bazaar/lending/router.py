@@ -118,8 +118,9 @@ async def delete_customer(
     return Response(status_code=204)
 
 
-def _schedule_read(items: list[InstallmentRead]) -> ScheduleRead:
+def _schedule_read(items: list[InstallmentRead], currency: str) -> ScheduleRead:
     return ScheduleRead(
+        currency=currency,
         installments=items,
         total_principal=sum((i.principal for i in items), ZERO),
         total_interest=sum((i.interest for i in items), ZERO),
@@ -130,7 +131,7 @@ def _schedule_read(items: list[InstallmentRead]) -> ScheduleRead:
 async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> ScheduleRead:
     schedule = rules.generate_schedule(service.preview_terms(body))
     return _schedule_read(
-        [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule]
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule], body.currency
     )
 
 
@@ -304,10 +305,10 @@ async def loan_schedule(loan: LoanDep, session: SessionDep) -> ScheduleRead:
     """The stored schedule from approval on; before that, a preview from the terms."""
     rows = await installment_rows(session, loan.id)
     if rows:
-        return _schedule_read([InstallmentRead.model_validate(r) for r in rows])
+        return _schedule_read([InstallmentRead.model_validate(r) for r in rows], loan.currency)
     preview = rules.generate_schedule(service.terms_of(loan))
     return _schedule_read(
-        [InstallmentRead.model_validate(i, from_attributes=True) for i in preview]
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in preview], loan.currency
     )
 
 
@@ -322,6 +323,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
     return PayoffQuoteRead(
         loan_id=loan.id,
         as_of=when,
+        currency=loan.currency,
         principal=quote.principal,
         interest=quote.interest,
         total=quote.total,

@@ -1,13 +1,17 @@
-"""Request and response bodies. Money is a Decimal with 2 places, serialized as a string."""
+"""Request and response bodies.
+
+Money is a Decimal serialized as a string with exactly its currency's places (JPY "1200",
+INR "1200.00", KWD "1200.000"); an amount sent with more places than its currency has is 422.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from bazaar.lending.models import PaymentMethod
 from bazaar.lending.rules import (
@@ -18,11 +22,14 @@ from bazaar.lending.rules import (
     LoanCommand,
     LoanStatus,
 )
+from bazaar.money import MAX_PLACES, fits, in_currency, places
 from bazaar.scalars import DecimalString, IsoDate
 from bazaar.text import Line, Lines
 
+# 12 digits before the point in every currency; the places are the currency's (`_fits`).
 Amount = Annotated[
-    DecimalString, Field(gt=0, max_digits=14, decimal_places=2, examples=["8884.88"])
+    DecimalString,
+    Field(gt=0, max_digits=12 + MAX_PLACES, decimal_places=MAX_PLACES, examples=["8884.88"]),
 ]
 Percent = Annotated[
     DecimalString, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])
@@ -31,7 +38,6 @@ Pan = Annotated[str, Field(pattern=r"^[A-Z]{5}[0-9]{4}[A-Z]$", examples=["ABCDE1
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,30}$", examples=["+91 98765 43210"])]
 Email = Annotated[Line, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Limit = Annotated[int, Field(ge=1, le=200)]
 
 
 class Strict(BaseModel):
@@ -40,6 +46,16 @@ class Strict(BaseModel):
 
 class Read(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def check_places(amount: Decimal, currency: str) -> None:
+    if not fits(amount, currency):
+        raise ValueError(f"{currency} amounts have at most {places(currency)} decimal places")
+
+
+def _with_places(model: BaseModel, currency: str, *names: str) -> None:
+    for name in names:
+        setattr(model, name, in_currency(getattr(model, name), currency))
 
 
 class CustomerFields(Strict):
@@ -86,8 +102,8 @@ class CustomerRead(Read):
 
 
 class LoanTermsIn(Strict):
-    principal: Amount
     currency: Currency = "INR"
+    principal: Amount
     annual_rate: Percent
     installments: int = Field(ge=1, le=360)
     frequency: Frequency = Frequency.MONTHLY
@@ -96,6 +112,13 @@ class LoanTermsIn(Strict):
     grace_on_principal: int = Field(default=0, ge=0, le=359)
     expected_disbursement_date: IsoDate
     first_repayment_date: IsoDate | None = None
+
+    @field_validator("principal")
+    @classmethod
+    def _fits(cls, principal: Decimal, info: ValidationInfo) -> Decimal:
+        if "currency" in info.data:  # else the currency was refused already
+            check_places(principal, info.data["currency"])
+        return principal
 
     @model_validator(mode="after")
     def _consistent(self) -> LoanTermsIn:
@@ -143,6 +166,12 @@ class DelinquencyRead(Read):
     interest_outstanding: Decimal
     bucket: Bucket
 
+    AMOUNTS: ClassVar[tuple[str, ...]] = (
+        "overdue_amount",
+        "principal_outstanding",
+        "interest_outstanding",
+    )
+
 
 class LoanRead(BaseModel):
     id: uuid.UUID
@@ -176,6 +205,13 @@ class LoanRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @model_validator(mode="after")
+    def _places(self) -> LoanRead:
+        _with_places(self, self.currency, "principal", "principal_paid", "interest_paid")
+        if self.delinquency is not None:
+            _with_places(self.delinquency, self.currency, *DelinquencyRead.AMOUNTS)
+        return self
+
 
 class InstallmentRead(Read):
     number: int
@@ -187,19 +223,41 @@ class InstallmentRead(Read):
     interest_paid: Decimal = Decimal("0.00")
     interest_waived: Decimal = Decimal("0.00")
 
+    AMOUNTS: ClassVar[tuple[str, ...]] = (
+        "principal",
+        "interest",
+        "principal_paid",
+        "interest_paid",
+        "interest_waived",
+    )
+
 
 class ScheduleRead(BaseModel):
+    currency: str
     installments: list[InstallmentRead]
     total_principal: Decimal
     total_interest: Decimal
+
+    @model_validator(mode="after")
+    def _places(self) -> ScheduleRead:
+        for installment in self.installments:
+            _with_places(installment, self.currency, *InstallmentRead.AMOUNTS)
+        _with_places(self, self.currency, "total_principal", "total_interest")
+        return self
 
 
 class PayoffQuoteRead(BaseModel):
     loan_id: uuid.UUID
     as_of: date
+    currency: str
     principal: Decimal
     interest: Decimal
     total: Decimal
+
+    @model_validator(mode="after")
+    def _places(self) -> PayoffQuoteRead:
+        _with_places(self, self.currency, "principal", "interest", "total")
+        return self
 
 
 class DisburseRequest(Strict):
@@ -224,6 +282,7 @@ class PaymentRead(Read):
     id: uuid.UUID
     loan_id: uuid.UUID
     amount: Decimal
+    currency: str = Field(description="The loan's")
     paid_on: date
     method: PaymentMethod
     reference: str | None
@@ -235,6 +294,11 @@ class PaymentRead(Read):
     reversal_reason: str | None
     version: int
     created_at: datetime
+
+    @model_validator(mode="after")
+    def _places(self) -> PaymentRead:
+        _with_places(self, self.currency, "amount", "principal_part", "interest_part")
+        return self
 
 
 class DashboardStats(BaseModel):

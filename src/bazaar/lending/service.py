@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,7 @@ from bazaar.lending.schemas import (
     LoanUpdate,
 )
 from bazaar.lending.scope import customers_visible, loans_visible
-from bazaar.money import ZERO
+from bazaar.money import ZERO, in_currency
 
 
 def today() -> date:
@@ -224,9 +225,22 @@ async def update_loan(*, session: AsyncSession, loan: Loan, data: LoanUpdate) ->
         )
     _check_version(loan, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    merged = LoanTermsIn.model_validate(
-        {name: changes.get(name, getattr(loan, name)) for name in LoanTermsIn.model_fields}
-    )
+    try:
+        merged = LoanTermsIn.model_validate(
+            {name: changes.get(name, getattr(loan, name)) for name in LoanTermsIn.model_fields}
+        )
+    except ValidationError as exc:
+        # The change is valid alone but not with the terms it joins (a JPY currency for a
+        # principal with cents, a grace as long as the loan).
+        raise InvalidLoanTerms(
+            "; ".join(error["msg"] for error in exc.errors()),
+            details={
+                "fields": [
+                    {"loc": [str(part) for part in error["loc"]], "message": error["msg"]}
+                    for error in exc.errors()
+                ]
+            },
+        ) from exc
     preview_terms(merged)
     for name, value in changes.items():
         setattr(loan, name, value)
@@ -266,7 +280,8 @@ async def record_status_change(
     data = {**ids, "old_status": old.value, "new_status": loan.status.value}
     record_event(session, Event("loan_status_change", {**data, "by": str(by) if by else None}))
     if loan.status is LoanStatus.SUBMITTED and old is LoanStatus.DRAFT:
-        record_event(session, Event("new_application", {**ids, "principal": str(loan.principal)}))
+        principal = str(in_currency(loan.principal, loan.currency))
+        record_event(session, Event("new_application", {**ids, "principal": principal}))
 
 
 async def _store_schedule(
