@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from bazaar.auth.dependencies import AdminOnly, StaffOnly
+from bazaar.auth.errors import FieldNotAllowed
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
 from bazaar.idempotency import IdempotencyDep, IdempotencyKeyInFlight, IdempotencyKeyReused
@@ -62,11 +63,13 @@ AsOf = Annotated[IsoDate | None, Query(description="Default: today (UTC)")]
     "/customers/",
     status_code=201,
     tags=["customers"],
-    responses=error_responses(CustomerAccountTaken),
+    responses=error_responses(CustomerAccountTaken, FieldNotAllowed),
 )
 async def create_customer(
     body: CustomerCreate, session: SessionDep, principal: StaffOnly
 ) -> CustomerRead:
+    """Officers create customers of their own; naming another officer in `officer_id` is 422
+    `field_not_allowed`, as minting an API key for another owner is. Admins name the officer."""
     customer = await service.create_customer(session=session, principal=principal, data=body)
     return CustomerRead.model_validate(customer)
 
@@ -94,7 +97,9 @@ async def get_customer(customer: CustomerDep) -> CustomerRead:
 @router.put(
     "/customers/{customer_id}",
     tags=["customers"],
-    responses=error_responses(CustomerNotFound, StaleVersion, CustomerAccountTaken),
+    responses=error_responses(
+        CustomerNotFound, StaleVersion, CustomerAccountTaken, FieldNotAllowed
+    ),
 )
 async def update_customer(
     principal: StaffOnly, body: CustomerUpdate, customer: CustomerDep, session: SessionDep

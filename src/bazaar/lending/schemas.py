@@ -70,7 +70,11 @@ class CustomerFields(Strict):
 
 class CustomerCreate(CustomerFields):
     officer_id: uuid.UUID | None = Field(
-        default=None, description="Required from admins; officers are assigned themselves"
+        default=None,
+        description=(
+            "The officer the customer is assigned to: required from admins. Officers are "
+            "assigned themselves; another officer's id is 422 `field_not_allowed`."
+        ),
     )
 
 
@@ -83,7 +87,11 @@ class CustomerUpdate(Strict):
     business_name: Line | None = Field(default=None, max_length=200)
     address: Lines | None = Field(default=None, max_length=500)
     user_id: uuid.UUID | None = None
-    officer_id: uuid.UUID | None = None
+    officer_id: uuid.UUID | None = Field(
+        default=None,
+        description="Admins only: reassigns the customer and their loans (else 422 "
+        "`field_not_allowed`, unless it is the current officer)",
+    )
 
 
 class CustomerRead(Read):

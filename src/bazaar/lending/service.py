@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth import service as auth_service
-from bazaar.auth.errors import UserNotFound
+from bazaar.auth.errors import FieldNotAllowed, UserNotFound
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import utcnow
@@ -106,9 +106,23 @@ async def _check_people(
             raise CustomerAccountTaken(details={"field": "user_id"})
 
 
+def _check_officer_assignment(
+    principal: Principal, officer_id: uuid.UUID | None, *, current: uuid.UUID | None = None
+) -> None:
+    """Only admins assign customers to officers: an officer naming anyone but themselves (or,
+    on an edit, the current officer) is refused as the API-key route refuses another owner."""
+    if principal.role is Role.ADMIN or officer_id is None:
+        return
+    if officer_id not in (principal.user_id, current):
+        raise FieldNotAllowed(
+            "Only admins assign a customer to another officer", details={"fields": ["officer_id"]}
+        )
+
+
 async def create_customer(
     *, session: AsyncSession, principal: Principal, data: CustomerCreate
 ) -> Customer:
+    _check_officer_assignment(principal, data.officer_id)
     officer_id = data.officer_id if principal.role is Role.ADMIN else principal.user_id
     if officer_id is None:
         raise InvalidInputError("officer_id is required", details={"field": "officer_id"})
@@ -124,6 +138,7 @@ async def update_customer(
 ) -> Customer:
     _check_version(customer, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    _check_officer_assignment(principal, changes.get("officer_id"), current=customer.officer_id)
     if principal.role is not Role.ADMIN or changes.get("officer_id") is None:
         changes.pop("officer_id", None)
     await _check_people(
