@@ -31,7 +31,7 @@ from bazaar.auth.dependencies import CurrentUser, StaffOnly
 from bazaar.config import get_settings
 from bazaar.lending import rules
 from bazaar.main import create_app
-from bazaar.money import CENT, ZERO
+from bazaar.money import CENT, MAX_PLACES, ZERO
 from bazaar.stamps import new_id
 
 LOAN = """
@@ -91,12 +91,13 @@ VALUES ('payment', {a}, 'insert', 1, {b}, 'hub', {c}, {d}, {e}, {f}),
 """
 
 
-def _cents(value: Decimal) -> int:
-    return int(value.scaleb(2))
+def _stored(value: Decimal) -> int:
+    """What a Money column holds: thousandths."""
+    return int(value.scaleb(MAX_PLACES))
 
 
-def _money(cents: int) -> Decimal:
-    return (Decimal(cents) * CENT).quantize(CENT)
+def _money(stored: int) -> Decimal:
+    return (Decimal(stored).scaleb(-MAX_PLACES)).quantize(CENT)
 
 
 def _states(rows: Sequence[Any], as_date: Any) -> list[rules.InstallmentState]:
@@ -163,13 +164,13 @@ class RawDriver:
         now = datetime.now(UTC)
         payment_id = uuid.uuid4()
         loan_id = uuid.UUID(payment["loan_id"])
-        cents = int(payment["amount"].replace(".", ""))
+        amount = _stored(Decimal(payment["amount"]))
         sql = self._sql(INSERT, ["p1", "p2", "p3", "p4", "p5", "p6", "p7"])
         if self._sqlite is not None:
             args = (
                 payment_id.hex,
                 loan_id.hex,
-                cents,
+                amount,
                 payment["paid_on"],
                 recorded_by.hex,
                 now.isoformat(),
@@ -182,7 +183,7 @@ class RawDriver:
             assert self._pool is not None
             paid_on = datetime.fromisoformat(payment["paid_on"]).date()
             await self._pool.execute(
-                sql, payment_id, loan_id, cents, paid_on, recorded_by, now, now
+                sql, payment_id, loan_id, amount, paid_on, recorded_by, now, now
             )
         return str(payment_id)
 
@@ -257,11 +258,11 @@ class RawDriver:
                 (
                     candidate.id,
                     loan_id,
-                    _cents(candidate.amount),
+                    _stored(candidate.amount),
                     paid_on,
                     user_id,
-                    _cents(mine.principal),
-                    _cents(mine.interest),
+                    _stored(mine.principal),
+                    _stored(mine.interest),
                     now,
                     now,
                     hlc,
@@ -269,10 +270,15 @@ class RawDriver:
             ],
         )
         moved = [
-            (_cents(s.principal_paid), _cents(s.interest_paid), _cents(s.interest_waived), row[0])
+            (
+                _stored(s.principal_paid),
+                _stored(s.interest_paid),
+                _stored(s.interest_waived),
+                row[0],
+            )
             for row, s in zip(installments, allocation.installments, strict=True)
             if (row[6], row[7], row[8])
-            != (_cents(s.principal_paid), _cents(s.interest_paid), _cents(s.interest_waived))
+            != (_stored(s.principal_paid), _stored(s.interest_paid), _stored(s.interest_waived))
         ]
         await run(PAY_INSTALLMENT, ["a", "b", "c", "d"], moved)
         balances = {
@@ -285,7 +291,7 @@ class RawDriver:
         await run(
             LOAN_BALANCES,
             ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
-            [(*map(_cents, balances.values()), oldest_unpaid, now, hlc, loan_id, version)],
+            [(*map(_stored, balances.values()), oldest_unpaid, now, hlc, loan_id, version)],
         )
         payment_data = {
             "loan_id": str(loan_id),

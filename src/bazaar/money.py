@@ -17,16 +17,33 @@ ZERO = Decimal("0.00")
 
 # ISO 4217 minor units for the currencies Bazaar is used with; everything else has 2.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3}
+MAX_PLACES = max(_MINOR_UNITS.values())
+"""The most decimal places any currency's amounts have (what money columns store exactly)."""
+
+
+def places(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
 
 
 def minor_unit(currency: str) -> Decimal:
-    places = _MINOR_UNITS.get(currency.upper(), 2)
-    return Decimal(1).scaleb(-places)
+    return Decimal(1).scaleb(-places(currency))
 
 
 def quantize(amount: Decimal, currency: str = "INR") -> Decimal:
     """Round to the currency's minor unit, banker's rounding."""
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_EVEN)
+
+
+def fits(amount: Decimal, currency: str) -> bool:
+    """True when `amount` is a whole number of the currency's minor units (100.50 is no yen)."""
+    return quantize(amount, currency) == amount
+
+
+def in_currency(amount: Decimal, currency: str) -> Decimal:
+    """`amount` written with exactly the currency's places, as the API answers it: JPY 1200,
+    INR 1200.00, KWD 1200.000. Never rounds: an amount finer than the currency (stored before
+    inputs were checked) keeps its places."""
+    return quantize(amount, currency) if fits(amount, currency) else amount
 
 
 @contextmanager

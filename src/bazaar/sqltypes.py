@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum
 from sqlalchemy.types import TypeDecorator
 
-from bazaar.money import CENT
+from bazaar.money import CENT, MAX_PLACES
+
+
+def str_enum(kind: type[StrEnum], name: str, *, length: int = 32) -> Enum:
+    """A StrEnum column holding its members' values in a VARCHAR, not a native enum type, so
+    both backends store the same strings."""
+    return Enum(
+        kind,
+        native_enum=False,
+        length=length,
+        name=name,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Money(TypeDecorator[Decimal]):
-    """A 2-place Decimal stored as integer minor units.
+    """A Decimal stored as an integer number of thousandths, so that every currency's minor unit
+    (ISO 4217: 0, 2 or 3 places) is exact.
 
     SQLite has no exact decimal type: NUMERIC columns round-trip through float, and SUM() over
-    them loses cents. Integer minor units are exact on both backends, including in aggregates.
+    them loses cents. Integers are exact on both backends, including in aggregates. A column
+    does not know its row's currency, so values read back with two places, or three when the
+    third is not zero; the API writes each amount with its currency's places (`in_currency`).
     """
 
     impl = BigInteger
@@ -27,15 +43,17 @@ class Money(TypeDecorator[Decimal]):
             return None
         if not isinstance(value, Decimal):
             raise TypeError(f"Money columns take Decimal, got {type(value).__name__}")
-        minor = value.scaleb(2)
-        if minor != minor.to_integral_value():
-            raise ValueError(f"{value} has more than 2 decimal places")
-        return int(minor)
+        stored = value.scaleb(MAX_PLACES)
+        if stored != stored.to_integral_value():
+            raise ValueError(f"{value} has more than {MAX_PLACES} decimal places")
+        return int(stored)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return (Decimal(int(value)) * CENT).quantize(CENT)
+        amount = Decimal(int(value)).scaleb(-MAX_PLACES)
+        cents = amount.quantize(CENT)
+        return cents if cents == amount else amount
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -418,3 +418,39 @@ async def test_the_submitter_is_not_offered_the_approval_they_may_not_give(
     submitted = (await lending.command(loan["id"], "submit", lending.admin)).json()
 
     assert submitted["allowed_commands"] == ["reject", "withdraw"]
+
+
+async def test_officers_cannot_assign_customers_to_other_officers(
+    lending: Lending, login_as: LoginAs
+) -> None:
+    colleague = await login_as(Role.OFFICER)
+    body = {"full_name": "Asha Traders", "phone": "+91 98765 43210"}
+
+    for officer_id in (colleague.id, lending.admin.id):
+        refused = await lending.client.post(
+            f"{API}/customers/",
+            json={**body, "officer_id": str(officer_id)},
+            headers=lending.officer.headers,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "field_not_allowed"
+        assert refused.json()["error"]["details"] == {"fields": ["officer_id"]}
+    own = await lending.customer(officer_id=str(lending.officer.id))
+    assert own["officer_id"] == str(lending.officer.id)
+    listed = await lending.client.get(f"{API}/customers/", headers=lending.admin.headers)
+    assert listed.json()["total"] == 1
+
+    moved = await lending.client.put(
+        f"{API}/customers/{own['id']}",
+        json={"version": own["version"], "officer_id": str(colleague.id)},
+        headers=lending.officer.headers,
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["error"]["code"] == "field_not_allowed"
+    kept = await lending.client.put(
+        f"{API}/customers/{own['id']}",
+        json={"version": own["version"], "officer_id": str(lending.officer.id), "address": "Pune"},
+        headers=lending.officer.headers,
+    )
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["officer_id"], kept.json()["address"]) == (str(lending.officer.id), "Pune")

@@ -5,17 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.roles import Role, Scope
 from bazaar.db import Base, IdMixin, TimestampMixin
-from bazaar.sqltypes import UTCDateTime
+from bazaar.sqltypes import UTCDateTime, str_enum
 from bazaar.stamps import utcnow
-
-
-def _values(enum: type[Role] | type[Scope]) -> list[str]:
-    return [member.value for member in enum]
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -25,9 +21,7 @@ class User(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=_values, name="role")
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role", length=16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Access tokens issued before this instant are refused: moving it forward (password change,
@@ -62,9 +56,7 @@ class ApiKey(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(32))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[Scope] = mapped_column(
-        Enum(Scope, native_enum=False, length=16, values_callable=_values, name="scope")
-    )
+    scope: Mapped[Scope] = mapped_column(str_enum(Scope, "scope", length=16))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, status
 
 from bazaar.auth import api_keys_router, service, sessions, users_router
 from bazaar.auth.context import AuthContext
@@ -28,6 +27,7 @@ from bazaar.auth.schemas import (
     LoginRequest,
     RefreshRequest,
     SignupRequest,
+    TokenForm,
     TokenResponse,
     UserRead,
 )
@@ -112,7 +112,7 @@ async def login(
 
 @auth.post("/token", responses=error_responses(InvalidCredentials, RateLimitedError))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Form()],
     request: Request,
     session: SessionDep,
     context: AuthContextDep,

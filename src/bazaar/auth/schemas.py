@@ -7,10 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from bazaar.auth.passwords import MAX_LENGTH, MIN_LENGTH, check_password_policy
 from bazaar.auth.roles import Role, Scope
+from bazaar.text import Line
 
 
 class Strict(BaseModel):
@@ -22,6 +31,7 @@ def _lower(email: str) -> str:
 
 
 Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower)]
+"""email-validator already refuses control characters."""
 NewPassword = Annotated[
     str,
     Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH, json_schema_extra={"format": "password"}),
@@ -31,7 +41,7 @@ NewPassword = Annotated[
 GivenPassword = Annotated[
     str, Field(min_length=1, max_length=MAX_LENGTH, json_schema_extra={"format": "password"})
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{3,30}$")]
 
 
@@ -42,13 +52,25 @@ class SignupRequest(Strict):
     phone: Phone | None = None
 
 
+GivenEmail = Annotated[Line, Field(min_length=1, max_length=320)]
+
+
 class LoginRequest(Strict):
-    email: Annotated[str, Field(min_length=1, max_length=320)]
+    email: GivenEmail
+    password: GivenPassword
+
+
+class TokenForm(BaseModel):
+    """The OAuth2 password grant's form (RFC 6749 §4.3.2), for /docs; `username` is the email.
+    Other fields a client sends (`scope`, `client_id`) are ignored."""
+
+    grant_type: Literal["password"] | None = None
+    username: GivenEmail
     password: GivenPassword
 
 
 class RefreshRequest(Strict):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=2048)]
+    refresh_token: Annotated[Line, Field(min_length=1, max_length=2048)]
 
 
 class ChangePasswordRequest(Strict):
@@ -92,18 +114,11 @@ class UserUpdate(Strict):
     full_name: FullName | None = None
     phone: Phone | None = None
     role: Role | None = None
-    is_active: bool | None = None
-
-
-class UserPage(Strict):
-    items: list[UserRead]
-    total: int
-    limit: int
-    offset: int
+    is_active: StrictBool | None = None
 
 
 class ApiKeyCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scope: Scope = Scope.READ
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     owner_id: uuid.UUID | None = Field(

@@ -18,9 +18,11 @@ from bazaar.auth.errors import (
 )
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.auth.schemas import UserCreate, UserPage, UserRead, UserUpdate
+from bazaar.auth.schemas import UserCreate, UserRead, UserUpdate
 from bazaar.db import SessionDep
 from bazaar.errors import UnauthorizedError, error_responses
+from bazaar.pagination import Page, Paging
+from bazaar.text import Line
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -36,21 +38,20 @@ def _ensure_self_or_admin(principal: Principal, user_id: uuid.UUID) -> None:
 async def list_users(
     _: AdminOnly,
     session: SessionDep,
+    page: Paging,
     role: Role | None = None,
     is_active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-) -> UserPage:
-    page = await service.list_users(
-        session=session, role=role, is_active=is_active, search=q, limit=limit, offset=offset
+    q: Annotated[Line | None, Query(max_length=100, description="Email or name contains")] = None,
+) -> Page[UserRead]:
+    found = await service.list_users(
+        session=session,
+        role=role,
+        is_active=is_active,
+        search=q,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return UserPage(
-        items=[UserRead.model_validate(user) for user in page.items],
-        total=page.total,
-        limit=limit,
-        offset=offset,
-    )
+    return page.of([UserRead.model_validate(user) for user in found.items], found.total)
 
 
 @router.post(

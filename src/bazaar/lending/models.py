@@ -18,7 +18,6 @@ from sqlalchemy import (
     BigInteger,
     Date,
     Dialect,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -31,7 +30,7 @@ from sqlalchemy.types import TypeDecorator
 from bazaar.db import Base, IdMixin, SyncMixin, TimestampMixin
 from bazaar.lending.rules import Amortization, Frequency, InterestMethod, LoanStatus
 from bazaar.money import ZERO
-from bazaar.sqltypes import Money
+from bazaar.sqltypes import Money, str_enum
 
 RATE_PLACES = 4
 
@@ -65,16 +64,6 @@ class PaymentMethod(StrEnum):
     CARD = "card"
 
 
-def _enum(kind: type[StrEnum], name: str) -> Enum:
-    return Enum(
-        kind,
-        native_enum=False,
-        length=32,
-        name=name,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
 class Customer(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "customers"
 
@@ -99,17 +88,17 @@ class Loan(IdMixin, TimestampMixin, SyncMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     annual_rate: Mapped[Decimal] = mapped_column(Rate)
     installments: Mapped[int] = mapped_column(Integer)
-    frequency: Mapped[Frequency] = mapped_column(_enum(Frequency, "frequency"))
+    frequency: Mapped[Frequency] = mapped_column(str_enum(Frequency, "frequency"))
     interest_method: Mapped[InterestMethod] = mapped_column(
-        _enum(InterestMethod, "interest_method")
+        str_enum(InterestMethod, "interest_method")
     )
-    amortization: Mapped[Amortization] = mapped_column(_enum(Amortization, "amortization"))
+    amortization: Mapped[Amortization] = mapped_column(str_enum(Amortization, "amortization"))
     grace_on_principal: Mapped[int] = mapped_column(Integer, default=0)
     expected_disbursement_date: Mapped[date] = mapped_column(Date)
     first_repayment_date: Mapped[date | None] = mapped_column(Date, default=None)
     purpose: Mapped[str | None] = mapped_column(String(500), default=None)
     status: Mapped[LoanStatus] = mapped_column(
-        _enum(LoanStatus, "loan_status"), default=LoanStatus.DRAFT, index=True
+        str_enum(LoanStatus, "loan_status"), default=LoanStatus.DRAFT, index=True
     )
 
     created_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
@@ -156,7 +145,7 @@ class Payment(IdMixin, TimestampMixin, SyncMixin, Base):
     loan_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("loans.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_on: Mapped[date] = mapped_column(Date, index=True)
-    method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod, "payment_method"))
+    method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
     reference: Mapped[str | None] = mapped_column(String(100), default=None)
     notes: Mapped[str | None] = mapped_column(String(500), default=None)
     recorded_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))

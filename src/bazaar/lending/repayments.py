@@ -50,14 +50,14 @@ from bazaar.lending.ledger import (
 )
 from bazaar.lending.models import Customer, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanStatus
-from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate
+from bazaar.lending.schemas import PaymentCreate, PaymentRead, PaymentUpdate, check_places
 from bazaar.lending.scope import loans_visible, loans_visible_to
 from bazaar.lending.service import (
     record_status_change,
     routing_ids,
     today,
 )
-from bazaar.money import ZERO
+from bazaar.money import ZERO, in_currency, places
 from bazaar.stamps import new_id, utcnow
 
 
@@ -79,6 +79,7 @@ _LATEST_PAYMENT_ID = _latest_live_payment(Payment.id)
 _PAYMENT_FIELDS = [name for name in PaymentRead.model_fields if hasattr(Payment, name)]
 _PAYMENT_READ_COLUMNS = (
     *(getattr(Payment, name) for name in _PAYMENT_FIELDS),
+    Loan.currency,
     REVERSED,
     PaymentReversal.reason.label("reversal_reason"),
 )
@@ -149,7 +150,7 @@ async def record_payment(
 ) -> PaymentRead:
     """`payment_id`: the id a field node gave the payment offline (sync replays it)."""
     loan = await _locked_row(session, principal, data.loan_id)
-    _check_payable(loan, data.paid_on)
+    _check_payable(loan, data)
     installments = await installment_rows(session, loan.id)
     candidate = rules.PaymentRecord(
         id=payment_id or new_id(), paid_on=data.paid_on, amount=data.amount
@@ -209,7 +210,7 @@ async def record_payments(
         try:
             if closed_on is not None:
                 raise LoanNotActive(details={"status": LoanStatus.CLOSED})
-            _check_payable(loan, data.paid_on)
+            _check_payable(loan, data)
             payoff = rules.owed_to_close(states, data.paid_on)
             if data.amount > payoff:
                 raise _beyond_payoff(loan, data.paid_on, payoff)
@@ -236,15 +237,22 @@ async def record_payments(
     ]
 
 
-def _check_payable(loan: Loan | AnyRow, paid_on: date) -> None:
+def _check_payable(loan: Loan | AnyRow, data: PaymentCreate) -> None:
     if loan.status is not LoanStatus.DISBURSED:
         raise LoanNotActive(details={"status": loan.status})
     assert loan.disbursed_on is not None
-    if not loan.disbursed_on <= paid_on <= today():
+    if not loan.disbursed_on <= data.paid_on <= today():
         raise InvalidPayment(
             "paid_on must lie between the disbursement date and today",
             details={"disbursed_on": loan.disbursed_on, "today": today()},
         )
+    try:
+        check_places(data.amount, loan.currency)
+    except ValueError as exc:
+        raise InvalidPayment(
+            f"amount: {exc}",
+            details={"field": "amount", "currency": loan.currency, "places": places(loan.currency)},
+        ) from None
 
 
 def _overpays_later(loan: Loan | AnyRow, data: PaymentCreate, excess: Decimal) -> AppError:
@@ -262,7 +270,7 @@ def _beyond_payoff(loan: Loan | AnyRow, paid_on: date, payoff: Decimal) -> Payme
     # Money leaves as a string: the error encoder would turn a Decimal into a float.
     return PaymentExceedsPayoff(
         details={
-            "payoff_amount": str(payoff),
+            "payoff_amount": str(in_currency(payoff, loan.currency)),
             "as_of": paid_on.isoformat(),
             "loan_id": str(loan.id),
         }
@@ -288,12 +296,12 @@ def _received(session: AsyncSession, loan: AnyRow, payment: dict[str, Any]) -> P
     received = PaymentReceived(
         **routing_ids(loan, loan.owner_id),
         payment_id=str(payment["id"]),
-        amount=str(payment["amount"]),
+        amount=str(in_currency(payment["amount"], loan.currency)),
         paid_on=payment["paid_on"].isoformat(),
     )
     record_event(session, received)
     columns = {name: payment[name] for name in _PAYMENT_FIELDS}
-    return PaymentRead(**columns, reversed=False, reversal_reason=None)
+    return PaymentRead(**columns, currency=loan.currency, reversed=False, reversal_reason=None)
 
 
 @cache

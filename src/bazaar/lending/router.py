@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from bazaar.auth.dependencies import AdminOnly, StaffOnly
+from bazaar.auth.errors import FieldNotAllowed
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
 from bazaar.idempotency import IdempotencyDep, IdempotencyKeyInFlight, IdempotencyKeyReused
@@ -32,51 +32,45 @@ from bazaar.lending.errors import (
     StaleVersion,
 )
 from bazaar.lending.ledger import installment_rows
-from bazaar.lending.models import Customer
 from bazaar.lending.rules import Bucket, LoanCommand, LoanStatus
 from bazaar.lending.schemas import (
     CustomerCreate,
-    CustomerPage,
     CustomerRead,
     CustomerUpdate,
     DashboardStats,
     DisburseRequest,
     InstallmentRead,
     LoanCreate,
-    LoanPage,
     LoanRead,
     LoanTermsIn,
     LoanUpdate,
     PaymentCreate,
-    PaymentPage,
     PaymentRead,
     PaymentUpdate,
     PayoffQuoteRead,
     ScheduleRead,
 )
 from bazaar.money import ZERO
+from bazaar.pagination import Page, Paging
+from bazaar.scalars import IsoDate
+from bazaar.text import Line, Lines
 
 router = APIRouter()
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]  # as /users; past 64 bits the DB refuses
-AsOf = Annotated[date | None, Query(description="Default: today (UTC)")]
-
-
-def _page_of_customers(rows: list[Customer], total: int, limit: int, offset: int) -> CustomerPage:
-    items = [CustomerRead.model_validate(c) for c in rows]
-    return CustomerPage(items=items, total=total, limit=limit, offset=offset)
+AsOf = Annotated[IsoDate | None, Query(description="Default: today (UTC)")]
 
 
 @router.post(
     "/customers/",
     status_code=201,
     tags=["customers"],
-    responses=error_responses(CustomerAccountTaken),
+    responses=error_responses(CustomerAccountTaken, FieldNotAllowed),
 )
 async def create_customer(
     body: CustomerCreate, session: SessionDep, principal: StaffOnly
 ) -> CustomerRead:
+    """Officers create customers of their own; naming another officer in `officer_id` is 422
+    `field_not_allowed`, as minting an API key for another owner is. Admins name the officer."""
     customer = await service.create_customer(session=session, principal=principal, data=body)
     return CustomerRead.model_validate(customer)
 
@@ -85,14 +79,13 @@ async def create_customer(
 async def list_customers(
     session: SessionDep,
     principal: LendingUser,
-    q: Annotated[str | None, Query(max_length=100, description="Name or phone")] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> CustomerPage:
+    page: Paging,
+    q: Annotated[Line | None, Query(max_length=100, description="Name or phone")] = None,
+) -> Page[CustomerRead]:
     rows, total = await service.list_customers(
-        session=session, principal=principal, q=q, limit=limit, offset=offset
+        session=session, principal=principal, q=q, limit=page.limit, offset=page.offset
     )
-    return _page_of_customers(rows, total, limit, offset)
+    return page.of([CustomerRead.model_validate(c) for c in rows], total)
 
 
 @router.get(
@@ -105,7 +98,9 @@ async def get_customer(customer: CustomerDep) -> CustomerRead:
 @router.put(
     "/customers/{customer_id}",
     tags=["customers"],
-    responses=error_responses(CustomerNotFound, StaleVersion, CustomerAccountTaken),
+    responses=error_responses(
+        CustomerNotFound, StaleVersion, CustomerAccountTaken, FieldNotAllowed
+    ),
 )
 async def update_customer(
     principal: StaffOnly, body: CustomerUpdate, customer: CustomerDep, session: SessionDep
@@ -129,8 +124,9 @@ async def delete_customer(
     return Response(status_code=204)
 
 
-def _schedule_read(items: list[InstallmentRead]) -> ScheduleRead:
+def _schedule_read(items: list[InstallmentRead], currency: str) -> ScheduleRead:
     return ScheduleRead(
+        currency=currency,
         installments=items,
         total_principal=sum((i.principal for i in items), ZERO),
         total_interest=sum((i.interest for i in items), ZERO),
@@ -141,7 +137,7 @@ def _schedule_read(items: list[InstallmentRead]) -> ScheduleRead:
 async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> ScheduleRead:
     schedule = rules.generate_schedule(service.preview_terms(body))
     return _schedule_read(
-        [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule]
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule], body.currency
     )
 
 
@@ -162,13 +158,12 @@ async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingU
 async def list_loans(
     session: SessionDep,
     principal: LendingUser,
+    page: Paging,
     status: LoanStatus | None = None,
     customer_id: uuid.UUID | None = None,
     officer_id: uuid.UUID | None = None,
     bucket: Bucket | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
         session=session,
         principal=principal,
@@ -176,10 +171,10 @@ async def list_loans(
         customer_id=customer_id,
         officer_id=officer_id,
         bucket=bucket,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get(
@@ -189,13 +184,16 @@ async def list_customer_loans(
     customer: CustomerDep,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+    page: Paging,
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
-        session=session, principal=principal, customer_id=customer.id, limit=limit, offset=offset
+        session=session,
+        principal=principal,
+        customer_id=customer.id,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/loans/status/{status}", tags=["loans"])
@@ -203,13 +201,12 @@ async def list_loans_by_status(
     status: LoanStatus,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> LoanPage:
+    page: Paging,
+) -> Page[LoanRead]:
     items, total = await queries.list_loans(
-        session=session, principal=principal, status=status, limit=limit, offset=offset
+        session=session, principal=principal, status=status, limit=page.limit, offset=page.offset
     )
-    return LoanPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], responses=error_responses(LoanNotFound))
@@ -314,10 +311,10 @@ async def loan_schedule(loan: LoanDep, session: SessionDep) -> ScheduleRead:
     """The stored schedule from approval on; before that, a preview from the terms."""
     rows = await installment_rows(session, loan.id)
     if rows:
-        return _schedule_read([InstallmentRead.model_validate(r) for r in rows])
+        return _schedule_read([InstallmentRead.model_validate(r) for r in rows], loan.currency)
     preview = rules.generate_schedule(service.terms_of(loan))
     return _schedule_read(
-        [InstallmentRead.model_validate(i, from_attributes=True) for i in preview]
+        [InstallmentRead.model_validate(i, from_attributes=True) for i in preview], loan.currency
     )
 
 
@@ -332,6 +329,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
     return PayoffQuoteRead(
         loan_id=loan.id,
         as_of=when,
+        currency=loan.currency,
         principal=quote.principal,
         interest=quote.interest,
         total=quote.total,
@@ -366,14 +364,13 @@ async def record_payment(
 async def list_payments(
     session: SessionDep,
     principal: LendingUser,
+    page: Paging,
     loan_id: uuid.UUID | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PaymentPage:
+) -> Page[PaymentRead]:
     items, total = await repayments.list_payments(
-        session=session, principal=principal, loan_id=loan_id, limit=limit, offset=offset
+        session=session, principal=principal, loan_id=loan_id, limit=page.limit, offset=page.offset
     )
-    return PaymentPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/payments/loan/{loan_id}", tags=["payments"], responses=error_responses(LoanNotFound))
@@ -381,13 +378,12 @@ async def list_loan_payments(
     loan: LoanDep,
     session: SessionDep,
     principal: LendingUser,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PaymentPage:
+    page: Paging,
+) -> Page[PaymentRead]:
     items, total = await repayments.list_payments(
-        session=session, principal=principal, loan_id=loan.id, limit=limit, offset=offset
+        session=session, principal=principal, loan_id=loan.id, limit=page.limit, offset=page.offset
     )
-    return PaymentPage(items=items, total=total, limit=limit, offset=offset)
+    return page.of(items, total)
 
 
 @router.get("/payments/{payment_id}", tags=["payments"], responses=error_responses(PaymentNotFound))
@@ -416,7 +412,7 @@ async def reverse_payment(
     payment_id: uuid.UUID,
     session: SessionDep,
     principal: AdminOnly,
-    reason: Annotated[str, Query(min_length=3, max_length=500)],
+    reason: Annotated[Lines, Query(min_length=3, max_length=500)],
 ) -> PaymentRead:
     """A reversal: the payment stays on record, stops counting, and the loan re-allocates."""
     return await repayments.reverse_payment(
@@ -429,9 +425,9 @@ async def dashboard_stats(
     session: SessionDep,
     principal: StaffOnly,
     collected_from: Annotated[
-        date | None, Query(description="Default: first of this month")
+        IsoDate | None, Query(description="Default: first of this month")
     ] = None,
-    collected_to: Annotated[date | None, Query(description="Default: today")] = None,
+    collected_to: Annotated[IsoDate | None, Query(description="Default: today")] = None,
 ) -> DashboardStats:
     end = collected_to or service.today()
     start = collected_from or end.replace(day=1)

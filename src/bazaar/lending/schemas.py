@@ -1,13 +1,17 @@
-"""Request and response bodies. Money is a Decimal with 2 places, serialized as a string."""
+"""Request and response bodies.
+
+Money is a Decimal serialized as a string with exactly its currency's places (JPY "1200",
+INR "1200.00", KWD "1200.000"); an amount sent with more places than its currency has is 422.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from bazaar.lending.models import PaymentMethod
 from bazaar.lending.rules import (
@@ -18,14 +22,22 @@ from bazaar.lending.rules import (
     LoanCommand,
     LoanStatus,
 )
+from bazaar.money import MAX_PLACES, fits, in_currency, places
+from bazaar.scalars import DecimalString, IsoDate
+from bazaar.text import Line, Lines
 
-Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["8884.88"])]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])]
+# 12 digits before the point in every currency; the places are the currency's (`_fits`).
+Amount = Annotated[
+    DecimalString,
+    Field(gt=0, max_digits=12 + MAX_PLACES, decimal_places=MAX_PLACES, examples=["8884.88"]),
+]
+Percent = Annotated[
+    DecimalString, Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["12"])
+]
 Pan = Annotated[str, Field(pattern=r"^[A-Z]{5}[0-9]{4}[A-Z]$", examples=["ABCDE1234F"])]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,30}$", examples=["+91 98765 43210"])]
-Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[Line, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-Limit = Annotated[int, Field(ge=1, le=200)]
 
 
 class Strict(BaseModel):
@@ -36,32 +48,50 @@ class Read(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def check_places(amount: Decimal, currency: str) -> None:
+    if not fits(amount, currency):
+        raise ValueError(f"{currency} amounts have at most {places(currency)} decimal places")
+
+
+def _with_places(model: BaseModel, currency: str, *names: str) -> None:
+    for name in names:
+        setattr(model, name, in_currency(getattr(model, name), currency))
+
+
 class CustomerFields(Strict):
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Line = Field(min_length=1, max_length=200)
     phone: Phone
     email: Email | None = None
     national_id: Pan | None = Field(default=None, description="PAN, e.g. ABCDE1234F")
-    business_name: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    business_name: Line | None = Field(default=None, max_length=200)
+    address: Lines | None = Field(default=None, max_length=500)
     user_id: uuid.UUID | None = Field(default=None, description="The borrower's user account")
 
 
 class CustomerCreate(CustomerFields):
     officer_id: uuid.UUID | None = Field(
-        default=None, description="Required from admins; officers are assigned themselves"
+        default=None,
+        description=(
+            "The officer the customer is assigned to: required from admins. Officers are "
+            "assigned themselves; another officer's id is 422 `field_not_allowed`."
+        ),
     )
 
 
 class CustomerUpdate(Strict):
     version: int = Field(ge=1)
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: Line | None = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
     email: Email | None = None
     national_id: Pan | None = None
-    business_name: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    business_name: Line | None = Field(default=None, max_length=200)
+    address: Lines | None = Field(default=None, max_length=500)
     user_id: uuid.UUID | None = None
-    officer_id: uuid.UUID | None = None
+    officer_id: uuid.UUID | None = Field(
+        default=None,
+        description="Admins only: reassigns the customer and their loans (else 422 "
+        "`field_not_allowed`, unless it is the current officer)",
+    )
 
 
 class CustomerRead(Read):
@@ -79,24 +109,24 @@ class CustomerRead(Read):
     updated_at: datetime
 
 
-class CustomerPage(BaseModel):
-    items: list[CustomerRead]
-    total: int
-    limit: int
-    offset: int
-
-
 class LoanTermsIn(Strict):
-    principal: Amount
     currency: Currency = "INR"
+    principal: Amount
     annual_rate: Percent
     installments: int = Field(ge=1, le=360)
     frequency: Frequency = Frequency.MONTHLY
     interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
     amortization: Amortization = Amortization.EQUAL_INSTALLMENTS
     grace_on_principal: int = Field(default=0, ge=0, le=359)
-    expected_disbursement_date: date
-    first_repayment_date: date | None = None
+    expected_disbursement_date: IsoDate
+    first_repayment_date: IsoDate | None = None
+
+    @field_validator("principal")
+    @classmethod
+    def _fits(cls, principal: Decimal, info: ValidationInfo) -> Decimal:
+        if "currency" in info.data:  # else the currency was refused already
+            check_places(principal, info.data["currency"])
+        return principal
 
     @model_validator(mode="after")
     def _consistent(self) -> LoanTermsIn:
@@ -110,9 +140,14 @@ class LoanTermsIn(Strict):
         return self
 
 
-class LoanCreate(LoanTermsIn):
+class LoanFields(LoanTermsIn):
+    """What a loan's creator sets: its terms and purpose."""
+
+    purpose: Lines | None = Field(default=None, max_length=500)
+
+
+class LoanCreate(LoanFields):
     customer_id: uuid.UUID
-    purpose: str | None = Field(default=None, max_length=500)
 
 
 class LoanUpdate(Strict):
@@ -125,9 +160,9 @@ class LoanUpdate(Strict):
     interest_method: InterestMethod | None = None
     amortization: Amortization | None = None
     grace_on_principal: int | None = Field(default=None, ge=0, le=359)
-    expected_disbursement_date: date | None = None
-    first_repayment_date: date | None = None
-    purpose: str | None = Field(default=None, max_length=500)
+    expected_disbursement_date: IsoDate | None = None
+    first_repayment_date: IsoDate | None = None
+    purpose: Lines | None = Field(default=None, max_length=500)
 
 
 class DelinquencyRead(Read):
@@ -138,6 +173,12 @@ class DelinquencyRead(Read):
     principal_outstanding: Decimal
     interest_outstanding: Decimal
     bucket: Bucket
+
+    AMOUNTS: ClassVar[tuple[str, ...]] = (
+        "overdue_amount",
+        "principal_outstanding",
+        "interest_outstanding",
+    )
 
 
 class LoanRead(BaseModel):
@@ -172,12 +213,12 @@ class LoanRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-
-class LoanPage(BaseModel):
-    items: list[LoanRead]
-    total: int
-    limit: int
-    offset: int
+    @model_validator(mode="after")
+    def _places(self) -> LoanRead:
+        _with_places(self, self.currency, "principal", "principal_paid", "interest_paid")
+        if self.delinquency is not None:
+            _with_places(self.delinquency, self.currency, *DelinquencyRead.AMOUNTS)
+        return self
 
 
 class InstallmentRead(Read):
@@ -190,43 +231,66 @@ class InstallmentRead(Read):
     interest_paid: Decimal = Decimal("0.00")
     interest_waived: Decimal = Decimal("0.00")
 
+    AMOUNTS: ClassVar[tuple[str, ...]] = (
+        "principal",
+        "interest",
+        "principal_paid",
+        "interest_paid",
+        "interest_waived",
+    )
+
 
 class ScheduleRead(BaseModel):
+    currency: str
     installments: list[InstallmentRead]
     total_principal: Decimal
     total_interest: Decimal
+
+    @model_validator(mode="after")
+    def _places(self) -> ScheduleRead:
+        for installment in self.installments:
+            _with_places(installment, self.currency, *InstallmentRead.AMOUNTS)
+        _with_places(self, self.currency, "total_principal", "total_interest")
+        return self
 
 
 class PayoffQuoteRead(BaseModel):
     loan_id: uuid.UUID
     as_of: date
+    currency: str
     principal: Decimal
     interest: Decimal
     total: Decimal
 
+    @model_validator(mode="after")
+    def _places(self) -> PayoffQuoteRead:
+        _with_places(self, self.currency, "principal", "interest", "total")
+        return self
+
 
 class DisburseRequest(Strict):
-    disbursed_on: date | None = Field(default=None, description="Default today; not in future")
+    disbursed_on: IsoDate | None = Field(default=None, description="Default today; not in future")
 
 
 class PaymentCreate(Strict):
     loan_id: uuid.UUID
     amount: Amount
-    paid_on: date
+    paid_on: IsoDate
     method: PaymentMethod
-    reference: str | None = Field(default=None, max_length=100)
-    notes: str | None = Field(default=None, max_length=500)
+    reference: Line | None = Field(default=None, max_length=100)
+    notes: Lines | None = Field(default=None, max_length=500)
 
 
 class PaymentUpdate(Strict):
-    reference: str | None = Field(default=None, max_length=100)
-    notes: str | None = Field(default=None, max_length=500)
+    reference: Line | None = Field(default=None, max_length=100)
+    notes: Lines | None = Field(default=None, max_length=500)
 
 
 class PaymentRead(Read):
     id: uuid.UUID
     loan_id: uuid.UUID
     amount: Decimal
+    currency: str = Field(description="The loan's")
     paid_on: date
     method: PaymentMethod
     reference: str | None
@@ -239,12 +303,10 @@ class PaymentRead(Read):
     version: int
     created_at: datetime
 
-
-class PaymentPage(BaseModel):
-    items: list[PaymentRead]
-    total: int
-    limit: int
-    offset: int
+    @model_validator(mode="after")
+    def _places(self) -> PaymentRead:
+        _with_places(self, self.currency, "amount", "principal_part", "interest_part")
+        return self
 
 
 class DashboardStats(BaseModel):

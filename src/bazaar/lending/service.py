@@ -6,11 +6,12 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth import service as auth_service
-from bazaar.auth.errors import UserNotFound
+from bazaar.auth.errors import FieldNotAllowed, UserNotFound
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.errors import InvalidInputError
@@ -39,7 +40,7 @@ from bazaar.lending.schemas import (
     LoanUpdate,
 )
 from bazaar.lending.scope import customers_visible, loans_visible
-from bazaar.money import ZERO
+from bazaar.money import ZERO, in_currency
 from bazaar.stamps import utcnow
 
 
@@ -106,9 +107,23 @@ async def _check_people(
             raise CustomerAccountTaken(details={"field": "user_id"})
 
 
+def _check_officer_assignment(
+    principal: Principal, officer_id: uuid.UUID | None, *, current: uuid.UUID | None = None
+) -> None:
+    """Only admins assign customers to officers: an officer naming anyone but themselves (or,
+    on an edit, the current officer) is refused as the API-key route refuses another owner."""
+    if principal.role is Role.ADMIN or officer_id is None:
+        return
+    if officer_id not in (principal.user_id, current):
+        raise FieldNotAllowed(
+            "Only admins assign a customer to another officer", details={"fields": ["officer_id"]}
+        )
+
+
 async def create_customer(
     *, session: AsyncSession, principal: Principal, data: CustomerCreate
 ) -> Customer:
+    _check_officer_assignment(principal, data.officer_id)
     officer_id = data.officer_id if principal.role is Role.ADMIN else principal.user_id
     if officer_id is None:
         raise InvalidInputError("officer_id is required", details={"field": "officer_id"})
@@ -124,6 +139,7 @@ async def update_customer(
 ) -> Customer:
     _check_version(customer, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    _check_officer_assignment(principal, changes.get("officer_id"), current=customer.officer_id)
     if principal.role is not Role.ADMIN or changes.get("officer_id") is None:
         changes.pop("officer_id", None)
     await _check_people(
@@ -222,9 +238,22 @@ async def update_loan(*, session: AsyncSession, loan: Loan, data: LoanUpdate) ->
         )
     _check_version(loan, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    merged = LoanTermsIn.model_validate(
-        {name: changes.get(name, getattr(loan, name)) for name in LoanTermsIn.model_fields}
-    )
+    try:
+        merged = LoanTermsIn.model_validate(
+            {name: changes.get(name, getattr(loan, name)) for name in LoanTermsIn.model_fields}
+        )
+    except ValidationError as exc:
+        # The change is valid alone but not with the terms it joins (a JPY currency for a
+        # principal with cents, a grace as long as the loan).
+        raise InvalidLoanTerms(
+            "; ".join(error["msg"] for error in exc.errors()),
+            details={
+                "fields": [
+                    {"loc": [str(part) for part in error["loc"]], "message": error["msg"]}
+                    for error in exc.errors()
+                ]
+            },
+        ) from exc
     preview_terms(merged)
     for name, value in changes.items():
         setattr(loan, name, value)
@@ -271,7 +300,8 @@ async def record_status_change(
         ),
     )
     if loan.status is LoanStatus.SUBMITTED and old is LoanStatus.DRAFT:
-        record_event(session, ApplicationSubmitted(**ids, principal=str(loan.principal)))
+        principal = str(in_currency(loan.principal, loan.currency))
+        record_event(session, ApplicationSubmitted(**ids, principal=principal))
 
 
 async def _store_schedule(

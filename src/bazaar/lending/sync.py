@@ -20,7 +20,7 @@ from bazaar.lending import ledger, repayments, rules
 from bazaar.lending.errors import LoanNotEditable
 from bazaar.lending.models import Customer, Installment, Loan, Payment, PaymentReversal
 from bazaar.lending.rules import LoanCommand, LoanStatus
-from bazaar.lending.schemas import CustomerFields, LoanTermsIn, PaymentCreate
+from bazaar.lending.schemas import CustomerFields, LoanFields, PaymentCreate
 from bazaar.lending.scope import shown_to
 from bazaar.lending.service import (
     delete_customer,
@@ -111,9 +111,9 @@ async def _validate_loan(
         await delete_loan(session=session, loan=row)  # drafts only, as over HTTP
     elif row.status not in rules.EDITABLE:
         raise LoanNotEditable(details={"status": row.status})
-    merged = {**_columns(row, LoanTermsIn.model_fields), **values}
+    merged = {**_columns(row, LoanFields.model_fields), **values}
     preview_terms(
-        LoanTermsIn.model_validate({k: merged[k] for k in LoanTermsIn.model_fields if k in merged})
+        LoanFields.model_validate({k: merged[k] for k in LoanFields.model_fields if k in merged})
     )
 
 

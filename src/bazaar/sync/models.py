@@ -7,25 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Index, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.db import Base, IdMixin, SyncMixin, TimestampMixin
-from bazaar.sqltypes import UTCDateTime
+from bazaar.sqltypes import UTCDateTime, str_enum
 from bazaar.stamps import utcnow
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _enum(kind: type[StrEnum], name: str) -> Enum:
-    return Enum(
-        kind,
-        native_enum=False,
-        length=16,
-        name=name,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class ItemStatus(StrEnum):
@@ -80,7 +70,7 @@ class SyncPeer(IdMixin, TimestampMixin, Base):
     __tablename__ = "sync_peers"
 
     node_id: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[PeerRole] = mapped_column(_enum(PeerRole, "peer_role"))
+    role: Mapped[PeerRole] = mapped_column(str_enum(PeerRole, "peer_role", length=16))
     url: Mapped[str | None] = mapped_column(String(500), default=None)
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True, default=None)
@@ -110,7 +100,7 @@ class SyncItem(TimestampMixin, Base):
     priority: Mapped[int] = mapped_column(Integer, default=1)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[ItemStatus] = mapped_column(
-        _enum(ItemStatus, "sync_item_status"), default=ItemStatus.PENDING
+        str_enum(ItemStatus, "sync_item_status", length=16), default=ItemStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
@@ -127,7 +117,7 @@ class SyncMutation(Base):
     node_id: Mapped[str] = mapped_column(String(64), index=True)
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "sync_outcome"))
+    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome, "sync_outcome", length=16))
     reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     # A rejected command keeps its payload: rejected cash stays accounted for.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -163,7 +153,9 @@ class Conflict(IdMixin, SyncMixin, Base):
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     """The officer whose row it is: who sees the conflict and whose node receives it."""
     status: Mapped[ConflictStatus] = mapped_column(
-        _enum(ConflictStatus, "conflict_status"), default=ConflictStatus.OPEN, index=True
+        str_enum(ConflictStatus, "conflict_status", length=16),
+        default=ConflictStatus.OPEN,
+        index=True,
     )
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

@@ -15,6 +15,7 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
+from bazaar.pagination import Limit
 from bazaar.stamps import utcnow
 from bazaar.sync import pull, service
 from bazaar.sync.errors import (
@@ -64,7 +65,6 @@ router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan)
 dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
-Limit = Annotated[int, Query(ge=1, le=200)]
 # Sequence numbers are 64-bit signed integers in both databases.
 MAX_CURSOR = 2**63 - 1
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bazaar.sync.models import ConflictStatus, ItemStatus, Outcome, PeerRole
+from bazaar.text import json_text, line
 
 NodeId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -49,9 +50,28 @@ class ChangesPage(BaseModel):
     )
 
 
+# What identifies a mutation is written by the node's code, never typed by a person: a control
+# character there refuses the whole push. The values are the entities' to check, item by item.
+_ENVELOPE = ("mutation_id", "entity_type", "entity_id", "op", "command", "hlc")
+
+
+def _plain_envelopes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for index, item in enumerate(items):
+        for name in _ENVELOPE:
+            value = item.get(name)
+            if isinstance(value, str):
+                try:
+                    line(value)
+                except ValueError as exc:
+                    raise ValueError(f"items[{index}].{name} {exc}") from None
+    return items
+
+
 class PushRequest(Strict):
     node_id: str = NodeId
-    items: list[dict[str, Any]] = Field(max_length=2000)
+    items: Annotated[list[dict[str, Any]], AfterValidator(_plain_envelopes)] = Field(
+        max_length=2000
+    )
 
 
 class ItemResultRead(BaseModel):
@@ -182,7 +202,9 @@ class ResolveRequest(Strict):
     choice: Literal["local", "remote", "merged"] = Field(
         description="local: keep the hub's values; remote: take the node's; merged: `values`"
     )
-    values: dict[str, Any] | None = Field(default=None, description="Field values for `merged`")
+    values: Annotated[dict[str, Any], AfterValidator(json_text)] | None = Field(
+        default=None, description="Field values for `merged`"
+    )
 
 
 class PeerRead(Read):
