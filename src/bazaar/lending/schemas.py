@@ -26,7 +26,7 @@ from bazaar.money import MAX_PLACES, fits, in_currency, places
 from bazaar.scalars import DecimalString, IsoDate
 from bazaar.text import Line, Lines
 
-# 12 digits before the point in every currency; the places are the currency's (`_fits`).
+# 12 digits before the point in every currency; the places are the currency's (check_places).
 Amount = Annotated[
     DecimalString,
     Field(gt=0, max_digits=12 + MAX_PLACES, decimal_places=MAX_PLACES, examples=["8884.88"]),
