@@ -106,7 +106,7 @@ def status() -> None:
         runtime = Runtime.create(settings)
         try:
             async with unit_of_work(runtime.db, runtime.events) as session:
-                summary = await service.summary(session=session)
+                summary = await service.summary(session=session, principal=None)
                 peer = await hub_peer(session=session, settings_url=settings.sync_hub_url)
                 return {
                     "node_id": settings.node_id,

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import unit_of_work, utcnow
 from bazaar.realtime.messages import NotificationType
@@ -97,10 +98,15 @@ class SyncWorker:
             "last_cycle": self.last_cycle.as_dict() if self.last_cycle else None,
         }
 
-    async def force(self, *, entity_type: str, entity_id: uuid.UUID) -> CycleReport:
-        """Make the entity's waiting or failed items due now, and run a cycle."""
+    async def force(
+        self, *, principal: Principal | None, entity_type: str, entity_id: uuid.UUID
+    ) -> CycleReport:
+        """Make the entity's waiting or failed items due now (those `principal` may see), and
+        run a cycle."""
         async with self._uow() as session:
-            await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
+            await service.force(
+                session=session, principal=principal, entity_type=entity_type, entity_id=entity_id
+            )
         return await self.cycle()
 
     def due(self) -> bool:
