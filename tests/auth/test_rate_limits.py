@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -67,6 +68,23 @@ async def test_150_wrong_passwords_are_not_all_evaluated_and_the_account_recover
     move_clock(monkeypatch, 3601)
     again = await client.post(LOGIN, json={"email": user.email, "password": user.password})
     assert again.status_code == 200
+
+
+async def test_60_concurrent_wrong_passwords_check_at_most_the_limit(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await login_as(Role.CUSTOMER)
+    counting = CountingHasher(auth_context(app.state).hasher)
+    monkeypatch.setattr(app.state, "auth", replace(auth_context(app.state), hasher=counting))
+    wrong = {"email": user.email.upper(), "password": "not the password"}
+
+    answers = await asyncio.gather(*(client.post(LOGIN, json=wrong) for _ in range(60)))
+
+    statuses = [a.status_code for a in answers]
+    # The default per-account limit: 20 a minute.
+    assert statuses.count(401) == counting.verified <= 20
+    assert statuses.count(429) == 60 - statuses.count(401) >= 40
+    assert all(int(a.headers["Retry-After"]) > 0 for a in answers if a.status_code == 429)
 
 
 async def test_an_attack_on_one_account_leaves_the_others_alone(
