@@ -135,6 +135,21 @@ async def test_signups_are_limited_per_address(
     assert statuses == [201] * 3 + [429]
 
 
+async def test_taken_emails_count_against_the_signup_limit_that_bounds_enumeration(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tighten(app, monkeypatch, signup_address="3/hour")
+    existing = await login_as(Role.CUSTOMER)
+    body = {"password": "a shop on every corner", "full_name": "S"}
+
+    statuses = [
+        (await client.post("/api/v1/auth/signup", json={**body, "email": email})).status_code
+        for email in (existing.email, existing.email.upper(), "new@example.com", "new2@example.com")
+    ]
+
+    assert statuses == [409, 409, 201, 429]
+
+
 async def test_authenticated_calls_are_limited_per_user(
     app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
