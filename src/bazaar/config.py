@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     auth_argon2_time_cost: int = Field(default=2, ge=2)
     auth_argon2_memory_kib: int = Field(default=19_456, ge=19_456)
     auth_argon2_parallelism: int = Field(default=1, ge=1)
-    # `limits` notation, ';' between rules that all apply. Failed logins count per account and
-    # per client address; signup and refresh per address; every authenticated call per user.
+    # `limits` notation, ';' between rules that all apply. Sign-in attempts (each takes its slot
+    # before the password is checked) count per account and per client address; signup and
+    # refresh per address; every authenticated call per user.
     auth_limit_login_account: str = "100/hour;20/minute"
     auth_limit_login_address: str = "300/hour;60/minute"
     auth_limit_signup_address: str = "20/hour"

@@ -122,6 +122,10 @@ def test_flipped_bit_is_refused() -> None:
         pytest.param(lambda: _sign(_payload(aud="someone-else")), id="wrong-aud"),
         pytest.param(lambda: _sign(_payload(iss="someone-else")), id="wrong-iss"),
         pytest.param(lambda: _sign(_payload(typ="refresh")), id="wrong-typ"),
+        pytest.param(
+            lambda: _sign(_payload(exp=int(now().timestamp()) + 15 * 60 + 2)),
+            id="lifetime-beyond-setting",
+        ),
         pytest.param(lambda: _sign(_payload(role="root")), id="unknown-role"),
         pytest.param(lambda: _sign(_payload(sub="not-a-uuid")), id="bad-sub"),
         pytest.param(

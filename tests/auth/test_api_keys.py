@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from tests.auth_fixtures import LoggedInUser, LoginAs
@@ -116,6 +117,44 @@ async def test_revoked_keys_and_keys_of_deactivated_owners_stop_working(
     assert after_revoke.status_code == 401
     assert still.status_code == 200
     assert after_deactivation.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "change"),
+    [
+        pytest.param(Role.OFFICER, {"role": "customer"}, id="demotion"),
+        pytest.param(Role.CUSTOMER, {"role": "admin"}, id="promotion"),
+        pytest.param(Role.OFFICER, {"is_active": False}, id="deactivation"),
+    ],
+)
+async def test_a_role_change_or_deactivation_suspends_the_keys_until_new_ones_are_issued(
+    client: httpx.AsyncClient, login_as: LoginAs, role: Role, change: dict[str, object]
+) -> None:
+    admin, owner = await login_as(Role.ADMIN), await login_as(role)
+    old = {"X-API-Key": str((await create_key(client, owner, scope="read"))["key"])}
+    assert (await client.get("/api/v1/auth/me", headers=old)).status_code == 200
+
+    changed = await client.put(f"/api/v1/users/{owner.id}", headers=admin.headers, json=change)
+    assert changed.status_code == 200, changed.text
+    if change.get("is_active") is False:
+        back = {"is_active": True}
+        assert (
+            await client.put(f"/api/v1/users/{owner.id}", headers=admin.headers, json=back)
+        ).status_code == 200
+
+    refused = await client.get("/api/v1/auth/me", headers=old)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
+    listed = await client.get(KEYS, headers=admin.headers, params={"owner_id": str(owner.id)})
+    assert [k["revoked_at"] is not None for k in listed.json()] == [True]
+    reissued = await client.post(
+        KEYS,
+        headers=admin.headers,
+        json={"name": "re-issued", "scope": "read", "owner_id": str(owner.id)},
+    )
+    new = {"X-API-Key": reissued.json()["key"]}
+    me = await client.get("/api/v1/auth/me", headers=new)
+    assert (me.status_code, me.json()["role"]) == (200, change.get("role", role.value))
 
 
 async def test_others_keys_are_invisible_except_to_admins(

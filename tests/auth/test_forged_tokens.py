@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -24,14 +25,29 @@ def _segment(data: dict[str, object]) -> str:
 
 
 class Forger:
-    """Tokens for a real admin, each broken in exactly one way."""
+    """Tokens for a real admin, each broken in exactly one way, signed with the real key (as
+    anyone holding the dev secret could)."""
 
-    def __init__(self, settings: Settings, admin: LoggedInUser) -> None:
+    def __init__(self, settings: Settings, admin: LoggedInUser, other: LoggedInUser) -> None:
         config = token_config(settings)
         self.kid = config.signing_kid
         self.key = config.keys[self.kid]
         self.admin = admin
         self.claims = jwt.decode(admin.access_token, options={"verify_signature": False})
+        self.others_session = jwt.decode(other.access_token, options={"verify_signature": False})[
+            "sid"
+        ]
+
+    def from_scratch(self) -> str:
+        """A ten-year admin token for a session that never existed: only the key and an id."""
+        now = time.time()
+        return self.sign(
+            iat=now,
+            nbf=int(now),
+            exp=int(now) + 10 * 365 * 24 * 3600,
+            jti="forged",
+            sid=str(uuid.uuid4()),
+        )
 
     def sign(self, *, key: bytes | None = None, kid: str | None = None, **changes: object) -> str:
         claims = {**self.claims, **changes}
@@ -63,12 +79,16 @@ FORGERIES: dict[str, Callable[[Forger], str]] = {
     "wrong-iss": lambda f: f.sign(iss="https://evil.example"),
     "unknown-kid": lambda f: f.sign(kid="not-configured"),
     "refresh-token-as-bearer": lambda f: f.admin.refresh_token,
+    "session-never-issued": lambda f: f.sign(sid=str(uuid.uuid4())),
+    "another-users-session": lambda f: f.sign(sid=f.others_session),
+    "lifetime-beyond-setting": lambda f: f.sign(exp=int(time.time()) + 3600),
+    "ten-years-from-scratch": lambda f: f.from_scratch(),
 }
 
 
 @pytest.fixture
 async def forger(settings: Settings, login_as: LoginAs) -> Forger:
-    return Forger(settings, await login_as(Role.ADMIN))
+    return Forger(settings, await login_as(Role.ADMIN), await login_as(Role.CUSTOMER))
 
 
 async def test_the_unforged_token_is_accepted(client: httpx.AsyncClient, forger: Forger) -> None:
@@ -116,3 +136,14 @@ async def test_an_access_token_is_not_a_refresh_token(
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_token"
+
+
+async def test_logout_cannot_end_a_forged_session_because_it_is_never_accepted(
+    client: httpx.AsyncClient, forger: Forger
+) -> None:
+    forged = {"Authorization": f"Bearer {forger.from_scratch()}"}
+
+    assert (await client.get("/api/v1/users", headers=forged)).status_code == 401
+    logout = await client.post("/api/v1/auth/logout", headers=forged)
+    assert logout.status_code == 401
+    assert logout.json()["error"]["code"] == "invalid_token"

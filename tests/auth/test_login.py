@@ -61,6 +61,27 @@ async def test_emails_are_unique_whatever_their_case(client: httpx.AsyncClient) 
     assert again.json()["error"]["code"] == "email_taken"
 
 
+async def test_a_taken_email_answers_409_in_the_time_a_new_one_takes(
+    client: httpx.AsyncClient,
+) -> None:
+    """Sign-up tells whether an email is taken (docs/security.md, "Account enumeration"), but
+    not faster than it creates an account: the password is hashed before the lookup."""
+    assert (await client.post(SIGNUP, json=NEW_USER)).status_code == 201
+
+    async def attempt(email: str, status: int) -> float:
+        started = time.perf_counter()
+        response = await client.post(SIGNUP, json={**NEW_USER, "email": email})
+        assert response.status_code == status, response.text
+        return time.perf_counter() - started
+
+    new = [await attempt(f"amina.{n}@example.com", 201) for n in range(5)]
+    taken = [await attempt("AMINA.yusuf@example.com", 409) for _ in range(5)]
+
+    ratio = statistics.median(taken) / statistics.median(new)
+    # Both hash one argon2id password; a lookup before the hash answers ~50x faster.
+    assert 1 / 3 < ratio < 3
+
+
 @pytest.mark.parametrize(
     "change",
     [

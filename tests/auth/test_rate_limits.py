@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -71,6 +72,24 @@ async def test_150_wrong_passwords_are_not_all_evaluated_and_the_account_recover
     assert again.status_code == 200
 
 
+async def test_60_concurrent_wrong_passwords_check_at_most_the_limit(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await login_as(Role.CUSTOMER)
+    counting = CountingHasher(auth_context(app.state.runtime).hasher)
+    runtime = app.state.runtime
+    monkeypatch.setattr(runtime, "auth", replace(auth_context(runtime), hasher=counting))
+    wrong = {"email": user.email.upper(), "password": "not the password"}
+
+    answers = await asyncio.gather(*(client.post(LOGIN, json=wrong) for _ in range(60)))
+
+    statuses = [a.status_code for a in answers]
+    # The default per-account limit: 20 a minute.
+    assert statuses.count(401) == counting.verified <= 20
+    assert statuses.count(429) == 60 - statuses.count(401) >= 40
+    assert all(int(a.headers["Retry-After"]) > 0 for a in answers if a.status_code == 429)
+
+
 async def test_an_attack_on_one_account_leaves_the_others_alone(
     client: httpx.AsyncClient, login_as: LoginAs
 ) -> None:
@@ -117,6 +136,21 @@ async def test_signups_are_limited_per_address(
     ]
 
     assert statuses == [201] * 3 + [429]
+
+
+async def test_taken_emails_count_against_the_signup_limit_that_bounds_enumeration(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tighten(app, monkeypatch, signup_address="3/hour")
+    existing = await login_as(Role.CUSTOMER)
+    body = {"password": "a shop on every corner", "full_name": "S"}
+
+    statuses = [
+        (await client.post("/api/v1/auth/signup", json={**body, "email": email})).status_code
+        for email in (existing.email, existing.email.upper(), "new@example.com", "new2@example.com")
+    ]
+
+    assert statuses == [409, 409, 201, 429]
 
 
 async def test_authenticated_calls_are_limited_per_user(

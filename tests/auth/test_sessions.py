@@ -87,6 +87,24 @@ async def test_expired_refresh_tokens_are_refused(
     assert (await refresh(client, absolute.refresh_token)).status_code == 401
 
 
+async def test_access_tokens_end_with_their_sessions_absolute_lifetime(
+    app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    user = await login_as(Role.CUSTOMER)
+    assert (await client.get(ME, headers=user.headers)).status_code == 200
+    async with unit_of_work(app.state.runtime.db, app.state.runtime.events) as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id)
+            .values(family_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    answer = await client.get(ME, headers=user.headers)
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "invalid_token"
+
+
 async def test_logout_ends_the_session_and_no_other(
     app: FastAPI, client: httpx.AsyncClient, login_as: LoginAs
 ) -> None:

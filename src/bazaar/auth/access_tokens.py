@@ -4,6 +4,8 @@ Access tokens follow RFC 8725: the algorithm is pinned (a token naming any other
 included, is refused before its signature is looked at), every registered claim is required,
 ``typ`` tells access tokens from anything else, and ``kid`` picks the verification key so keys can
 rotate: sign with the newest, keep verifying with older ones until their tokens have expired.
+A token whose ``exp - iat`` exceeds the configured lifetime is refused: we never issue one, so it
+was forged (or minted under a longer lifetime that has since been shortened).
 """
 
 import secrets
@@ -116,14 +118,14 @@ def read_access_token(config: TokenConfig, token: str) -> AccessClaims:
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError(str(exc)) from exc
-    return _claims_from_payload(payload)
+    return _claims_from_payload(payload, config.access_ttl)
 
 
-def _claims_from_payload(payload: Mapping[str, Any]) -> AccessClaims:
+def _claims_from_payload(payload: Mapping[str, Any], access_ttl: timedelta) -> AccessClaims:
     if payload["typ"] != ACCESS_TOKEN_TYPE:
         raise InvalidTokenError(f"token type {payload['typ']!r} is not an access token")
     try:
-        return AccessClaims(
+        claims = AccessClaims(
             user_id=uuid.UUID(payload["sub"]),
             role=Role(payload["role"]),
             jti=str(payload["jti"]),
@@ -133,3 +135,7 @@ def _claims_from_payload(payload: Mapping[str, Any]) -> AccessClaims:
         )
     except (TypeError, ValueError) as exc:
         raise InvalidTokenError(f"malformed claims: {exc}") from exc
+    # exp is iat + ttl rounded down to the second when issued, so a true token never exceeds it.
+    if claims.expires_at - claims.issued_at > access_ttl:
+        raise InvalidTokenError("lifetime exceeds the configured access-token lifetime")
+    return claims

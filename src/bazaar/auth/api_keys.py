@@ -1,4 +1,9 @@
-"""API keys for machine clients: random, shown once, stored as a digest, acting as their owner."""
+"""API keys for machine clients: random, shown once, stored as a digest, acting as their owner.
+
+A key acts with its owner's role at the time of the request, so a key must not outlive the role
+it was issued for: changing the owner's role or deactivating them revokes their keys, and new
+ones have to be issued (reactivation brings none back).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.errors import ApiKeyNotFound
@@ -68,4 +73,19 @@ async def revoke_api_key(
         record_event(
             session,
             ApiKeyRevoked(user_id=str(record.owner_id), api_key_id=str(record.id)),
+        )
+
+
+async def revoke_owner_keys(*, session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """Revoke every live key of `owner_id` (a role change, a deactivation)."""
+    revoked = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.owner_id == owner_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ApiKey.id)
+    )
+    for key_id in revoked.scalars():
+        record_event(
+            session,
+            ApiKeyRevoked(user_id=str(owner_id), api_key_id=str(key_id)),
         )

@@ -1,9 +1,10 @@
 """Who is calling: an access token or an API key turned into a Principal, or refused.
 
 Every check reads the database (or Redis) on each request, so logout, a password change, a
-deactivation or a demotion takes effect on the very next request, on every worker. The read never
-runs in a request's write transaction: safe-method requests lend their read-only session,
-others get a short read-only connection.
+deactivation or a demotion takes effect on the very next request, on every worker. An access
+token is accepted only within a login session that was issued to its subject and is still
+live. The read never runs in a request's write transaction: safe-method requests lend their
+read-only session, others get a short read-only connection.
 """
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ _VALIDITY = select(
     User.role,
     User.is_active,
     User.tokens_valid_after,
+    # The token's session must have been issued to this user and not have reached its end: a
+    # token naming a session id that never existed was not issued by us, whatever it is
+    # signed with, and nothing could ever revoke it.
+    exists()
+    .where(
+        RefreshToken.family_id == bindparam("session_id"),
+        RefreshToken.user_id == bindparam("user_id"),
+        RefreshToken.family_expires_at > bindparam("now"),
+    )
+    .label("issued"),
     # A revoked family (logout, refresh-token reuse) ends every access token of that session,
     # not only the one presented at logout.
     exists()
@@ -91,7 +102,11 @@ _VALIDITY_AND_DENYLIST = _VALIDITY.add_columns(
 
 
 async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
-    params: dict[str, Any] = {"user_id": claims.user_id, "session_id": claims.session_id}
+    params: dict[str, Any] = {
+        "user_id": claims.user_id,
+        "session_id": claims.session_id,
+        "now": utcnow(),
+    }
     query = _VALIDITY
     if context.redis is None:
         query, params["jti"] = _VALIDITY_AND_DENYLIST, claims.jti
@@ -104,7 +119,12 @@ async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: Acc
         else await is_denylisted_in_redis(context.redis, claims.jti)
     )
     reason = _refusal(
-        claims, row.role, row.is_active, row.tokens_valid_after, denylisted or bool(row.ended)
+        claims,
+        row.role,
+        row.is_active,
+        row.tokens_valid_after,
+        live=bool(row.issued) and not row.ended,
+        denylisted=denylisted,
     )
     if reason is not None:
         log.info("access_token_refused", reason=reason, user_id=str(claims.user_id))
@@ -116,6 +136,8 @@ def _refusal(
     role: str,
     is_active: bool,
     tokens_valid_after: datetime,
+    *,
+    live: bool,
     denylisted: bool,
 ) -> str | None:
     if not is_active:
@@ -124,6 +146,8 @@ def _refusal(
         return "role changed"
     if claims.issued_at <= tokens_valid_after:
         return "issued before tokens_valid_after"
+    if not live:
+        return "session unknown, ended or expired"
     if denylisted:
         return "revoked"
     return None

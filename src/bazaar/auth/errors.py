@@ -35,6 +35,10 @@ class InteractiveLoginRequired(ForbiddenError):
 
 
 class EmailTaken(ConflictError):
+    """Sign-up tells a registered email apart on purpose: without a verified channel to the
+    address, any sign-up that makes a usable account tells it at the next sign-in anyway
+    (docs/security.md, "Account enumeration")."""
+
     code = "email_taken"
     default_message = "An account with this email already exists"
 

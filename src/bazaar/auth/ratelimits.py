@@ -2,7 +2,9 @@
 when scaled.
 
 Sign-in, sign-up and refresh limits use moving windows, so an attacker cannot double the
-allowance at a window boundary. The per-user limit on every authenticated call uses fixed
+allowance at a window boundary. A request takes its slot before the work it limits (a password
+check): taking a slot is atomic in memory and in Redis, so concurrent requests cannot exceed a
+limit the way check-then-count could. The per-user limit on every authenticated call uses fixed
 windows: one counter per user and window instead of one entry per request, and a boundary
 burst there costs nothing worth guarding.
 """
@@ -40,26 +42,18 @@ class RateLimits:
 
     async def hit(self, rules: Sequence[RateLimitItem], *key: str) -> None:
         """Count one request against every rule; 429 when any of them is exhausted."""
-        for rule in rules:
-            if not await self._limiter.hit(rule, *key):
-                raise await _limited(self._limiter, rule, key)
+        await _hit(self._limiter, rules, key)
 
     async def hit_coarse(self, rules: Sequence[RateLimitItem], *key: str) -> None:
         """`hit` in fixed windows: cheaper, for limits on every request."""
-        for rule in rules:
-            if not await self._coarse.hit(rule, *key):
-                raise await _limited(self._coarse, rule, key)
+        await _hit(self._coarse, rules, key)
 
-    async def ensure_allowed(self, rules: Sequence[RateLimitItem], *key: str) -> None:
-        """Refuse when a rule is exhausted, without counting this request."""
-        for rule in rules:
-            if not await self._limiter.test(rule, *key):
-                raise await _limited(self._limiter, rule, key)
 
-    async def record(self, rules: Sequence[RateLimitItem], *key: str) -> None:
-        """Count an event (a failed login) that later requests are checked against."""
-        for rule in rules:
-            await self._limiter.hit(rule, *key)
+async def _hit(limiter: RateLimiter, rules: Sequence[RateLimitItem], key: Sequence[str]) -> None:
+    # Shortest window first: a request the minute's rule refuses must not use up the hour's.
+    for rule in sorted(rules, key=lambda r: r.get_expiry()):
+        if not await limiter.hit(rule, *key):
+            raise await _limited(limiter, rule, key)
 
 
 async def _limited(

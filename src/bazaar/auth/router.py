@@ -74,19 +74,23 @@ async def signup(
 async def _verified_user(
     request: Request, context: AuthContext, *, email: str, password: str
 ) -> User:
-    """The active user with this email and password; one failure answer for every other case."""
-    account = ("login-account", service.normalize_email(email))
-    address = ("login-address", client_address(request))
-    await context.limits.ensure_allowed(context.rules.login_account, *account)
-    await context.limits.ensure_allowed(context.rules.login_address, *address)
+    """The active user with this email and password; one failure answer for every other case.
+
+    Every attempt takes a slot of the address's and the account's limits before the password is
+    checked, successful ones too: taken atomically, concurrent guesses never check more
+    passwords than the limit allows. The address goes first, so requests from an address
+    already refused do not use up the account's allowance.
+    """
+    await context.limits.hit(context.rules.login_address, "login-address", client_address(request))
+    await context.limits.hit(
+        context.rules.login_account, "login-account", service.normalize_email(email)
+    )
     state = request.app.state
     async with unit_of_work(state.runtime.db, state.runtime.events, read_only=True) as read:
         user = await service.find_user_by_email(session=read, email=email)
     # An unknown email is verified against a dummy hash: it costs what a wrong password does.
     matches = await context.hasher.verify(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
-        await context.limits.record(context.rules.login_account, *account)
-        await context.limits.record(context.rules.login_address, *address)
         raise InvalidCredentials
     return user
 
@@ -171,11 +175,10 @@ async def change_password(
     state = request.app.state
     async with unit_of_work(state.runtime.db, state.runtime.events, read_only=True) as read:
         current = await service.get_user(session=read, user_id=claims.user_id)
-    # Guessing the current password through this route counts as failed logins of the account.
-    account = ("login-account", current.email)
-    await context.limits.ensure_allowed(context.rules.login_account, *account)
+    # Checking the current password here takes a slot of the account's sign-in limit, before
+    # the check, as a sign-in does.
+    await context.limits.hit(context.rules.login_account, "login-account", current.email)
     if not await context.hasher.verify(current.password_hash, body.current_password):
-        await context.limits.record(context.rules.login_account, *account)
         raise WrongPassword
     new_hash = await context.hasher.hash(body.new_password)
     user = await service.get_user(session=session, user_id=claims.user_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bazaar.auth.api_keys import revoke_owner_keys
 from bazaar.auth.context import argon2_params, password_hasher
 from bazaar.auth.errors import EmailTaken, UserNotFound
 from bazaar.auth.models import User
@@ -141,9 +142,12 @@ async def update_profile(
 
 
 async def set_role(*, session: AsyncSession, user: User, role: Role) -> User:
+    """A new role ends the user's sessions and revokes their API keys: none of them may go on
+    acting with a role it was not issued for."""
     if user.role != role:
         user.role = role
         await end_all_sessions(session=session, user=user, reason="role_changed")
+        await revoke_owner_keys(session=session, owner_id=user.id)
     return user
 
 
@@ -152,6 +156,8 @@ async def set_active(*, session: AsyncSession, user: User, is_active: bool) -> U
         user.is_active = is_active
         if not is_active:
             await end_all_sessions(session=session, user=user, reason="deactivated")
+            # Reactivation must not bring the old keys back.
+            await revoke_owner_keys(session=session, owner_id=user.id)
         await session.flush()
     return user
 

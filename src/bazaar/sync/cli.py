@@ -124,7 +124,7 @@ def status() -> None:
         runtime = Runtime.create(settings)
         try:
             async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
-                summary = await service.summary(session=session)
+                summary = await service.summary(session=session, principal=None)
                 peer = await find_hub_peer(session=session)
                 return {
                     "role": "node" if settings.sync_hub_url else "hub",

@@ -164,10 +164,11 @@ async def push(
     responses=error_responses(UnknownEntity),
 )
 async def entity_status(
-    entity_type: str, entity_id: uuid.UUID, session: SessionDep, _: StaffOnly
+    entity_type: str, entity_id: uuid.UUID, session: SessionDep, principal: StaffOnly
 ) -> dict[str, Any]:
+    """A row outside the caller's portfolio answers as one with nothing to sync."""
     items = await service.entity_items(
-        session=session, entity_type=entity_type, entity_id=entity_id
+        session=session, principal=principal, entity_type=entity_type, entity_id=entity_id
     )
     latest = items[0] if items else None
     return {
@@ -181,8 +182,8 @@ async def entity_status(
 
 
 @router.get("/pending-count", response_model=PendingCount)
-async def pending_count(session: SessionDep, _: StaffOnly) -> dict[str, int]:
-    by_status = await service.counts(session=session)
+async def pending_count(session: SessionDep, principal: StaffOnly) -> dict[str, int]:
+    by_status = await service.counts(session=session, principal=principal)
     return {status.value: n for status, n in by_status.items() if status is not ItemStatus.SYNCED}
 
 
@@ -192,12 +193,16 @@ async def pending_count(session: SessionDep, _: StaffOnly) -> dict[str, int]:
     responses=error_responses(UnknownEntity, NotAFieldNode),
 )
 async def force(
-    entity_type: str, entity_id: uuid.UUID, session: SessionDep, _: StaffOnly, worker: WorkerDep
+    entity_type: str,
+    entity_id: uuid.UUID,
+    session: SessionDep,
+    principal: StaffOnly,
+    worker: WorkerDep,
 ) -> dict[str, Any]:
     _node_only(worker)
     # The worker commits in its own transactions; this request's session only reads after.
-    await worker.force(entity_type=entity_type, entity_id=entity_id)
-    return await entity_status(entity_type, entity_id, session, _)
+    await worker.force(principal=principal, entity_type=entity_type, entity_id=entity_id)
+    return await entity_status(entity_type, entity_id, session, principal)
 
 
 @router.post(
@@ -217,32 +222,32 @@ async def network_status(principal: StaffOnly, worker: WorkerDep) -> dict[str, A
 
 
 @router.get("/failed-items", response_model=FailedItems)
-async def failed_items(session: SessionDep, _: StaffOnly, limit: Limit = 50) -> dict[str, Any]:
+async def failed_items(
+    session: SessionDep, principal: StaffOnly, limit: Limit = 50
+) -> dict[str, Any]:
+    items = await service.failed_items(session=session, principal=principal, limit=limit)
+    rejected = await service.rejected_mutations(session=session, principal=principal, limit=limit)
     return {
-        "items": [
-            SyncItemRead.model_validate(i)
-            for i in await service.failed_items(session=session, limit=limit)
-        ],
-        "rejected": [
-            RejectedMutation.model_validate(m)
-            for m in await service.rejected_mutations(session=session, limit=limit)
-        ],
+        "items": [SyncItemRead.model_validate(i) for i in items],
+        "rejected": [RejectedMutation.model_validate(m) for m in rejected],
     }
 
 
 @router.post("/retry-failed", response_model=Retried)
-async def retry_failed(session: SessionDep, _: StaffOnly) -> dict[str, int]:
-    return {"retried": await service.retry_failed(session=session)}
+async def retry_failed(session: SessionDep, principal: StaffOnly) -> dict[str, int]:
+    return {"retried": await service.retry_failed(session=session, principal=principal)}
 
 
 @router.get("/conflicts", response_model=list[ConflictRead])
 async def conflicts(
     session: SessionDep,
-    _: StaffOnly,
+    principal: StaffOnly,
     status: ConflictStatus | None = ConflictStatus.OPEN,
     limit: Limit = 50,
 ) -> Any:
-    return await service.list_conflicts(session=session, status=status, limit=limit)
+    return await service.list_conflicts(
+        session=session, principal=principal, status=status, limit=limit
+    )
 
 
 @router.post(
@@ -277,8 +282,8 @@ async def resolve(
 
 
 @router.get("/peers", response_model=list[PeerRead])
-async def peers(session: SessionDep, _: StaffOnly) -> Any:
-    return await service.peers(session=session)
+async def peers(session: SessionDep, principal: StaffOnly) -> Any:
+    return await service.peers(session=session, principal=principal)
 
 
 @dashboard.get("/network-status", response_model=NetworkStatus)
@@ -287,7 +292,9 @@ async def dashboard_network(principal: StaffOnly, worker: WorkerDep) -> dict[str
 
 
 @dashboard.get("/sync-summary", response_model=SyncSummary)
-async def sync_summary(session: SessionDep, _: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
-    data = await service.summary(session=session)
+async def sync_summary(
+    session: SessionDep, principal: StaffOnly, worker: WorkerDep
+) -> dict[str, Any]:
+    data = await service.summary(session=session, principal=principal)
     outbox = {s.value: n for s, n in data["outbox"].items() if s is not ItemStatus.SYNCED}
     return {**data, "outbox": outbox, "role": "node" if worker.is_node else "hub"}

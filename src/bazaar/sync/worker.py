@@ -120,10 +120,15 @@ class SyncWorker:
             "nodes": None,
         }
 
-    async def force(self, *, entity_type: str, entity_id: uuid.UUID) -> CycleReport:
-        """Make the entity's waiting or failed items due now, and run a cycle."""
+    async def force(
+        self, *, principal: Principal | None, entity_type: str, entity_id: uuid.UUID
+    ) -> CycleReport:
+        """Make the entity's waiting or failed items due now (those `principal` may see), and
+        run a cycle."""
         async with self._uow() as session:
-            await service.force(session=session, entity_type=entity_type, entity_id=entity_id)
+            await service.force(
+                session=session, principal=principal, entity_type=entity_type, entity_id=entity_id
+            )
         return await self.cycle()
 
     def due(self) -> bool:
