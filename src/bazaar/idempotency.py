@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.dependencies import CurrentUser
 from bazaar.db import Base, IdMixin, SessionDep, new_id, utcnow
-from bazaar.errors import ConflictError, InvalidInputError
+from bazaar.errors import ConflictError, InvalidInputError, raises
 from bazaar.runtime import Runtime
 from bazaar.scheduler import register_job
 from bazaar.sqltypes import UTCDateTime
@@ -163,6 +163,7 @@ async def _store(session: AsyncSession, claim: Claim, *, status_code: int, body:
         raise IdempotencyKeyInFlight(details={"key": claim.key})
 
 
+@raises(IdempotencyKeyReused, IdempotencyKeyInFlight)
 async def _idempotency(
     request: Request,
     principal: CurrentUser,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from bazaar.auth.dependencies import AdminOnly, StaffOnly
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
-from bazaar.idempotency import IdempotencyDep, IdempotencyKeyInFlight, IdempotencyKeyReused
+from bazaar.idempotency import IdempotencyDep
 from bazaar.lending import queries, repayments, rules, service
 from bazaar.lending.dependencies import CustomerDep, LendingUser, LoanDep
 from bazaar.lending.errors import (
@@ -54,8 +54,9 @@ from bazaar.lending.schemas import (
     ScheduleRead,
 )
 from bazaar.money import ZERO
+from bazaar.routing import Route
 
-router = APIRouter()
+router = APIRouter(route_class=Route)
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
@@ -347,8 +348,6 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
         LoanNotActive,
         InvalidPayment,
         PaymentExceedsPayoff,
-        IdempotencyKeyReused,
-        IdempotencyKeyInFlight,
     ),
 )
 async def record_payment(

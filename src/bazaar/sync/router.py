@@ -15,6 +15,7 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import SessionDep, utcnow
 from bazaar.errors import error_responses
+from bazaar.routing import Route
 from bazaar.sync import hub, pull, service
 from bazaar.sync import lending as _lending  # noqa: F401 - registers lending's entities
 from bazaar.sync.errors import (
@@ -58,8 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan)
-dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan, route_class=Route)
+dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=Route)
 
 SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
 Limit = Annotated[int, Query(ge=1, le=200)]
