@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -115,3 +117,56 @@ async def test_the_per_user_limit_is_429_with_retry_after(
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[-1].json()["error"]["code"] == "rate_limited"
     assert int(answers[-1].headers["Retry-After"]) >= 1
+
+
+def _filled(path: str) -> str:
+    """The path with every parameter filled: a UUID for ids, a word for the others."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(uuid.uuid4()) if m[1].endswith("id") else "x", path)
+
+
+async def test_a_wrong_method_is_405_with_every_method_the_path_has(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    allowed = {
+        path: ", ".join(sorted(m.upper() for m in item)) for path, item in schema["paths"].items()
+    }
+
+    answers = {path: await client.request("TRACE", _filled(path)) for path in allowed}
+
+    assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(allowed, 405)
+    assert {path: a.headers["Allow"] for path, a in answers.items()} == allowed
+    assert {a.json()["error"]["code"] for a in answers.values()} == {"method_not_allowed"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/api/v1/api-keys", "GET, POST"),
+        ("GET", "/api/v1/loans/schedule-preview", "POST"),
+        ("PUT", "/api/v1/users/me", "GET"),
+    ],
+)
+async def test_a_literal_path_is_not_taken_for_an_id(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    answer = await client.request(method, path)
+
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == allow
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_an_id_that_is_no_uuid_names_no_resource(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    loan_id = str(uuid.uuid4())
+
+    not_an_id = await client.get("/api/v1/loans/not-a-loan", headers=officer.headers)
+    upper_case = await client.get(f"/api/v1/loans/{loan_id.upper()}", headers=officer.headers)
+
+    assert not_an_id.status_code == 404
+    assert not_an_id.json()["error"]["code"] == "not_found"
+    assert upper_case.status_code == 404
+    assert upper_case.json()["error"]["code"] == "loan_not_found"
