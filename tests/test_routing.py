@@ -93,15 +93,15 @@ async def test_a_body_that_cannot_be_read_is_400_where_a_route_reads_one(
     operations = await _operations(client)
 
     answer = await client.post(
-        "/api/v1/customers/",
+        "/api/v1/customers",
         content=b'{"full_name": "\xff"}',
         headers={**officer.headers, "Content-Type": "application/json"},
     )
 
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "bad_request"
-    assert _codes(operations[("POST", "/api/v1/customers/")], 400) == {"bad_request"}
-    assert "400" not in operations[("GET", "/api/v1/customers/")]["responses"]
+    assert _codes(operations[("POST", "/api/v1/customers")], 400) == {"bad_request"}
+    assert "400" not in operations[("GET", "/api/v1/customers")]["responses"]
 
 
 async def test_the_per_user_limit_is_429_with_retry_after(

@@ -69,7 +69,7 @@ def _page_of_customers(rows: list[Customer], total: int, limit: int, offset: int
 
 
 @router.post(
-    "/customers/",
+    "/customers",
     status_code=201,
     tags=["customers"],
     responses=error_responses(CustomerAccountTaken),
@@ -81,7 +81,7 @@ async def create_customer(
     return CustomerRead.model_validate(customer)
 
 
-@router.get("/customers/", tags=["customers"])
+@router.get("/customers", tags=["customers"])
 async def list_customers(
     session: SessionDep,
     principal: LendingUser,
@@ -146,7 +146,7 @@ async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> Schedul
 
 
 @router.post(
-    "/loans/",
+    "/loans",
     status_code=201,
     tags=["loans"],
     responses=error_responses(CustomerNotFound, InvalidLoanTerms),
@@ -158,7 +158,7 @@ async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingU
     )
 
 
-@router.get("/loans/", tags=["loans"])
+@router.get("/loans", tags=["loans"])
 async def list_loans(
     session: SessionDep,
     principal: LendingUser,
@@ -339,7 +339,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
 
 
 @router.post(
-    "/payments/",
+    "/payments",
     status_code=201,
     tags=["payments"],
     response_model=PaymentRead,
@@ -359,7 +359,7 @@ async def record_payment(
     return await claim.respond(session, status_code=201, body=payment)
 
 
-@router.get("/payments/", tags=["payments"])
+@router.get("/payments", tags=["payments"])
 async def list_payments(
     session: SessionDep,
     principal: LendingUser,
