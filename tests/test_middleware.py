@@ -36,3 +36,11 @@ async def test_both_spellings_are_served_without_a_redirect(
     assert [a.status_code for a in writes] == [201, 201]
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_metrics_label_the_other_spelling_by_its_route(client: httpx.AsyncClient) -> None:
+    await client.get("/health/")
+
+    text = (await client.get("/metrics")).text
+
+    assert 'bazaar_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text

@@ -84,7 +84,9 @@ class TrailingSlashMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
-            scope = {**scope, "path": path.rstrip("/") or "/"}
+            # In place, not a copy: what the router records in the scope (its route, read by the
+            # metrics middleware) must reach the middleware around this one.
+            scope["path"] = path.rstrip("/") or "/"
             if raw_path := scope.get("raw_path"):
                 scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
