@@ -1,6 +1,7 @@
 """One error format for the whole API.
 
     AppError                      500 internal_error
+    ├── BadRequestError           400 bad_request (a body that cannot be read)
     ├── InvalidInputError         422 invalid_input
     ├── UnauthorizedError         401 unauthorized
     ├── ForbiddenError            403 forbidden
@@ -10,23 +11,27 @@
     └── RateLimitedError          429 rate_limited (sets Retry-After)
 
 Domains subclass these with their own `code`. Every error leaves as
-`{"error": {"code", "message", "details"}, "request_id"}`.
+`{"error": {"code", "message", "details"}, "request_id"}`. Routes name the errors they raise
+in `responses=error_responses(...)`; dependencies declare theirs with `@raises(...)`, and every
+route using one documents them (`bazaar.routing.Route`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bazaar.db import SQLiteWriterBusy
 from bazaar.observability.requests import current_request_id
@@ -38,6 +43,8 @@ class AppError(Exception):
     code: ClassVar[str] = "internal_error"
     status_code: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal server error"
+    header_docs: ClassVar[Mapping[str, dict[str, Any]]] = {}
+    """The headers `headers()` sets, as OpenAPI header objects."""
 
     def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
         self.message = message or self.default_message
@@ -46,6 +53,15 @@ class AppError(Exception):
 
     def headers(self) -> dict[str, str]:
         return {}
+
+
+class BadRequestError(AppError):
+    """What FastAPI answers (as HTTPException 400) for a body it cannot read, such as JSON that
+    is not UTF-8."""
+
+    code = "bad_request"
+    status_code = 400
+    default_message = "There was an error parsing the body"
 
 
 class InvalidInputError(AppError):
@@ -58,6 +74,7 @@ class UnauthorizedError(AppError):
     code = "unauthorized"
     status_code = 401
     default_message = "Authentication required"
+    header_docs = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
@@ -91,6 +108,12 @@ class RateLimitedError(AppError):
     code = "rate_limited"
     status_code = 429
     default_message = "Too many requests"
+    header_docs = {
+        "Retry-After": {
+            "description": "Seconds until the limit allows another request",
+            "schema": {"type": "integer"},
+        }
+    }
 
     def __init__(
         self, message: str | None = None, *, retry_after: int, details: dict[str, Any] | None = None
@@ -135,16 +158,50 @@ def error_response(
     )
 
 
+ERROR_CODES = "x-error-codes"
+"""The OpenAPI response extension listing the `code`s a status can carry."""
+
+
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: each status it can answer with, described by its codes."""
-    by_status: dict[int, list[str]] = {}
-    all_errors: tuple[type[AppError], ...] = (InvalidInputError, *errors)
-    for error in all_errors:
-        by_status.setdefault(error.status_code, []).append(error.code)
-    return {
-        status: {"model": ErrorBody, "description": "Error codes: " + ", ".join(sorted(set(codes)))}
-        for status, codes in by_status.items()
-    }
+    return merge_error_responses({}, (InvalidInputError, *errors))
+
+
+def merge_error_responses(
+    responses: Mapping[int | str, dict[str, Any]], errors: Iterable[type[AppError]]
+) -> dict[int | str, dict[str, Any]]:
+    """`responses` with `errors` added: the codes of one status are merged, not replaced."""
+    merged = dict(responses)
+    for error in errors:
+        entry = merged.get(error.status_code, {})
+        codes = sorted({*entry.get(ERROR_CODES, ()), error.code})
+        headers = {**entry.get("headers", {}), **error.header_docs}
+        merged[error.status_code] = {
+            **entry,
+            "model": ErrorBody,
+            "description": "Error codes: " + ", ".join(codes),
+            ERROR_CODES: codes,
+            **({"headers": headers} if headers else {}),
+        }
+    return merged
+
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+_RAISED_BY: dict[Callable[..., Any], tuple[type[AppError], ...]] = {}
+
+
+def raises(*errors: type[AppError]) -> Callable[[_Dependency], _Dependency]:
+    """Declares the errors a dependency can raise, for the schema of every route using it."""
+
+    def declare(dependency: _Dependency) -> _Dependency:
+        _RAISED_BY[dependency] = errors
+        return dependency
+
+    return declare
+
+
+def raised_by(dependency: Callable[..., Any]) -> tuple[type[AppError], ...]:
+    return _RAISED_BY.get(dependency, ())
 
 
 _HTTP_CODES = {
@@ -179,10 +236,23 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "Request validation failed", {"fields": fields})
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # The router answers with the methods of the first route that matched the path only.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(dict(request.scope))
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,21 +1,23 @@
 """`Idempotency-Key` for writes that move money or stock (DESIGN.md §5).
 
-A key belongs to the caller (their user id) and is claimed in its own short transaction before
-the endpoint runs, so concurrent duplicates see each other whatever the request transaction does:
+A key belongs to the caller (their user id) and is claimed inside the request's own
+transaction, so whatever ends that transaction ends the claim with it: a commit stores the
+answer together with the write, and a refusal, a failed commit or a crashed process (whose
+connection the database closes and rolls back) leaves the key free for the retry at once.
 
-- first use: the claim row is inserted "in flight"; the endpoint stores its answer on that row in
-  the request's own transaction (`Claim.respond`), so the answer and the write commit together;
+- first use: the endpoint runs and stores its answer (`Claim.respond`) in its transaction;
 - same key and same request (method, path, JSON body): the stored status and body are replayed;
-- same key, other request: 422; same key while the first is still running: 409;
-- the endpoint fails: the claim is released and the client may retry. A claim left in flight
-  by a failed commit or a crashed process is taken over after `ABANDONED_AFTER`.
+- same key, other request: 422;
+- same key while the first is still running: on PostgreSQL the first holds a transaction-scoped
+  advisory lock on the key, and the duplicate is answered 409 without waiting; on SQLite, whose
+  writers take turns, the claim holds the one write lock, so the duplicate runs after the first
+  has committed and gets the replay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -23,26 +25,28 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import Integer, String, Text, UniqueConstraint, Uuid, delete, select, update
+from sqlalchemy import Integer, String, Text, UniqueConstraint, Uuid, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.auth.dependencies import CurrentUser
-from bazaar.db import Base, Database, IdMixin, SessionDep
-from bazaar.errors import ConflictError, InvalidInputError
+from bazaar.db import Base, IdMixin, SessionDep
+from bazaar.errors import ConflictError, InvalidInputError, raises
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Job
 from bazaar.sqltypes import UTCDateTime
 from bazaar.stamps import new_id, utcnow
 
-ABANDONED_AFTER = timedelta(minutes=2)
 KEEP_FOR = timedelta(hours=24)
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
 class IdempotencyRecord(IdMixin, Base):
+    """A stored answer. Rows are written with their answer; one without (`status_code` None)
+    is a claim the claim-first scheme before this one left behind, and is taken over."""
+
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("owner_id", "key"),)
 
@@ -50,7 +54,6 @@ class IdempotencyRecord(IdMixin, Base):
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
-    """None while the first request is in flight."""
     response_body: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -67,19 +70,19 @@ class IdempotencyKeyInFlight(ConflictError):
 
 @dataclass(frozen=True)
 class Claim:
-    record_id: uuid.UUID | None
+    """What a request may do with its key: replay the stored answer, or run and `respond`."""
+
+    owner_id: uuid.UUID | None = None
     """None when the request carried no key: nothing is stored."""
+    key: str = ""
+    request_hash: str = ""
     replay: Response | None = None
 
     async def respond(self, session: AsyncSession, *, status_code: int, body: Any) -> Response:
-        """The JSON answer, stored on the claim in the request's transaction."""
+        """The JSON answer, stored under the key in the request's transaction."""
         content = orjson.dumps(jsonable_encoder(body))
-        if self.record_id is not None:
-            await session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == self.record_id)
-                .values(status_code=status_code, response_body=content.decode())
-            )
+        if self.owner_id is not None:
+            await _store(session, self, status_code=status_code, body=content.decode())
         return Response(content, status_code=status_code, media_type="application/json")
 
 
@@ -94,59 +97,74 @@ async def request_hash(request: Request) -> str:
     return digest.hexdigest()
 
 
-def _insert_ignoring_duplicate(conn: AsyncConnection, values: dict[str, Any]) -> Any:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
+def _lock_id(owner_id: uuid.UUID, key: str) -> int:
+    """The key's PostgreSQL advisory lock: 64 bits of a hash. Two keys that share one only
+    answer each other's concurrent first use 409; their stored answers stay apart."""
+    digest = hashlib.blake2b(f"idempotency {owner_id} {key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-async def claim_key(db: Database, *, owner_id: uuid.UUID, key: str, digest: str) -> Claim:
+async def claim_key(session: AsyncSession, *, owner_id: uuid.UUID, key: str, digest: str) -> Claim:
+    """Claims the key in `session`'s transaction: the stored answer to replay, or a claim to
+    `respond` on. 422 for another request's key; 409 while a live transaction holds the key."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until this transaction ends, however it ends: by commit, rollback, or the
+        # server closing the connection of a dead process. Not waited for: a duplicate of a
+        # running request learns so at once instead of holding a connection meanwhile.
+        locked = await session.scalar(
+            select(func.pg_try_advisory_xact_lock(_lock_id(owner_id, key)))
+        )
+        if not locked:
+            raise IdempotencyKeyInFlight(details={"key": key})
+    # A statement after the lock sees what its last holder committed (READ COMMITTED).
     table = IdempotencyRecord
-    now = utcnow()
-    record_id = new_id()
-    async with db.engine.begin() as conn:
-        values = {"id": record_id, "owner_id": owner_id, "key": key, "request_hash": digest}
-        inserted = await conn.execute(
-            _insert_ignoring_duplicate(conn, values | {"created_at": now})
-        )
-        if inserted.rowcount == 1:
-            return Claim(record_id)
-        stored = (
-            await conn.execute(
-                select(table.id, table.request_hash, table.status_code, table.response_body).where(
-                    table.owner_id == owner_id, table.key == key
-                )
-            )
-        ).one()
-        if stored.request_hash != digest:
-            raise IdempotencyKeyReused(details={"key": key})
-        if stored.status_code is not None:
-            replay = Response(
-                stored.response_body,
-                status_code=stored.status_code,
-                media_type="application/json",
-                headers={REPLAY_HEADER: "true"},
-            )
-            return Claim(stored.id, replay)
-        taken_over = await conn.execute(
-            update(table)
-            .where(table.id == stored.id, table.status_code.is_(None))
-            .where(table.created_at < now - ABANDONED_AFTER)
-            .values(created_at=now)
-        )
-        if taken_over.rowcount == 1:
-            return Claim(stored.id)
-    raise IdempotencyKeyInFlight(details={"key": key})
-
-
-async def release(db: Database, record_id: uuid.UUID) -> None:
-    async with db.engine.begin() as conn:
-        await conn.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id, IdempotencyRecord.status_code.is_(None)
+    stored = (
+        await session.execute(
+            select(table.request_hash, table.status_code, table.response_body).where(
+                table.owner_id == owner_id, table.key == key
             )
         )
+    ).one_or_none()
+    if stored is not None and stored.request_hash != digest:
+        raise IdempotencyKeyReused(details={"key": key})
+    if stored is None or stored.status_code is None:
+        return Claim(owner_id, key, digest)
+    replay = Response(
+        stored.response_body,
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers={REPLAY_HEADER: "true"},
+    )
+    return Claim(owner_id, key, digest, replay)
 
 
+async def _store(session: AsyncSession, claim: Claim, *, status_code: int, body: str) -> None:
+    table = IdempotencyRecord
+    answer = {"status_code": status_code, "response_body": body, "created_at": utcnow()}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(
+            id=new_id(),
+            owner_id=claim.owner_id,
+            key=claim.key,
+            request_hash=claim.request_hash,
+            **answer,
+        )
+        .on_conflict_do_update(
+            index_elements=[table.owner_id, table.key],
+            set_=answer,
+            where=table.status_code.is_(None),
+        )
+    )
+    stored = await session.execute(statement)
+    if stored.rowcount != 1:  # type: ignore[attr-defined]
+        # Answered meanwhile by a request that claimed the key before this scheme (an older
+        # process mid-deploy): this one rolls back, and its retry gets that answer.
+        raise IdempotencyKeyInFlight(details={"key": claim.key})
+
+
+@raises(IdempotencyKeyReused, IdempotencyKeyInFlight)
 async def _idempotency(
     request: Request,
     principal: CurrentUser,
@@ -160,28 +178,14 @@ async def _idempotency(
             description="Same key and body replays the stored answer; another body: 422.",
         ),
     ] = None,
-) -> AsyncIterator[Claim]:
+) -> Claim:
     if key is None:
-        yield Claim(None)
-        return
-    db: Database = request.app.state.runtime.db
-    claim = await claim_key(
-        db, owner_id=principal.user_id, key=key, digest=await request_hash(request)
-    )
-    if claim.replay is not None or claim.record_id is None:
-        yield claim
-        return
-    try:
-        yield claim
-    except BaseException:
-        # The request's session (opened first, for authentication) still holds SQLite's write
-        # lock and would be rolled back after this: roll it back now, or the release waits on it.
-        await session.rollback()
-        await release(db, claim.record_id)
-        raise
+        return Claim()
+    digest = await request_hash(request)
+    return await claim_key(session, owner_id=principal.user_id, key=key, digest=digest)
 
 
-IdempotencyDep = Annotated[Claim, Depends(_idempotency, scope="function")]
+IdempotencyDep = Annotated[Claim, Depends(_idempotency)]
 
 
 async def forget_expired(runtime: Runtime) -> None:

@@ -13,7 +13,11 @@ from bazaar.api import api_router
 from bazaar.config import Settings, get_settings
 from bazaar.errors import install_error_handlers
 from bazaar.jobs import all_jobs
-from bazaar.middleware import BodySizeLimitMiddleware, TrustedHostMiddleware
+from bazaar.middleware import (
+    BodySizeLimitMiddleware,
+    TrailingSlashMiddleware,
+    TrustedHostMiddleware,
+)
 from bazaar.models import Base  # noqa: F401 - every mapper, before the first request
 from bazaar.observability import health, metrics
 from bazaar.observability.logging import configure_logging
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        redirect_slashes=False,
     )
     app.state.metrics = app_metrics
     install_error_handlers(app)
@@ -65,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_router.ws_router)
 
     # Added innermost first: the request id wraps everything, so every answer carries one.
+    app.add_middleware(TrailingSlashMiddleware)
     if settings.trusted_hosts != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     if settings.cors_origins:

@@ -1,5 +1,5 @@
-"""Checks made before a request reaches the app: the body size limit, enforced while reading
-so a huge body is never buffered, and the trusted Host names."""
+"""What happens before a request reaches the app: the body size limit, enforced while reading
+so a huge body is never buffered, the trusted Host names, and one spelling of every path."""
 
 from __future__ import annotations
 
@@ -72,3 +72,21 @@ class TrustedHostMiddleware:
         else:
             response = error_response(400, "invalid_host", "The Host header is not served here")
             await response(scope, receive, send)
+
+
+class TrailingSlashMiddleware:
+    """Serves `/api/v1/loans/` as `/api/v1/loans`, the one spelling routes and the schema use.
+    Without it the other spelling got a 307, which many clients do not follow with a body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and len(path) > 1 and path.endswith("/"):
+            # In place, not a copy: what the router records in the scope (its route, read by the
+            # metrics middleware) must reach the middleware around this one.
+            scope["path"] = path.rstrip("/") or "/"
+            if raw_path := scope.get("raw_path"):
+                scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)

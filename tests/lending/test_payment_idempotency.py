@@ -86,3 +86,18 @@ async def test_fifty_concurrent_identical_requests_make_one_payment(lending: Len
     )
     assert len(await _payments_of(lending, loan["id"])) == 1
     assert (await lending.get_loan(loan["id"]))["interest_paid"] == "100.00"
+
+
+async def test_both_spellings_of_the_path_are_one_request(lending: Lending) -> None:
+    loan = await lending.disbursed(disbursed_days_ago=10)
+    body = {"loan_id": loan["id"], "amount": "10.00", "paid_on": today().isoformat()}
+    headers = {**lending.officer.headers, "Idempotency-Key": "spelled"}
+
+    first, second = [
+        await lending.client.post(path, json={**body, "method": "cash"}, headers=headers)
+        for path in (f"{API}/payments", f"{API}/payments/")
+    ]
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert len(await _payments_of(lending, loan["id"])) == 1

@@ -12,23 +12,21 @@ from bazaar.auth.dependencies import CurrentUser, PasswordUser
 from bazaar.auth.errors import (
     ApiKeyNotFound,
     FieldNotAllowed,
-    InteractiveLoginRequired,
     UserNotFound,
 )
 from bazaar.auth.roles import Role
 from bazaar.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from bazaar.db import SessionDep
-from bazaar.errors import UnauthorizedError, error_responses
+from bazaar.errors import error_responses
+from bazaar.routing import Route
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/api-keys", tags=["api keys"], route_class=Route)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(
-        UnauthorizedError, InteractiveLoginRequired, FieldNotAllowed, UserNotFound
-    ),
+    responses=error_responses(FieldNotAllowed, UserNotFound),
 )
 async def create_api_key(
     body: ApiKeyCreate, principal: CurrentUser, _: PasswordUser, session: SessionDep
@@ -46,7 +44,7 @@ async def create_api_key(
     return ApiKeyCreated(**ApiKeyRead.model_validate(created.record).model_dump(), key=created.key)
 
 
-@router.get("", responses=error_responses(UnauthorizedError))
+@router.get("", responses=error_responses())
 async def list_api_keys(
     principal: CurrentUser, session: SessionDep, owner_id: uuid.UUID | None = None
 ) -> list[ApiKeyRead]:
@@ -60,7 +58,7 @@ async def list_api_keys(
 @router.delete(
     "/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(UnauthorizedError, ApiKeyNotFound),
+    responses=error_responses(ApiKeyNotFound),
 )
 async def revoke_api_key(key_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> None:
     owner = None if principal.role == Role.ADMIN else principal.user_id

@@ -9,7 +9,8 @@
 Credentials: `Authorization: Bearer <access token or API key>` or `X-API-Key: <API key>`.
 A read-scoped API key is refused (403) on anything but safe methods; a sync-scoped one on
 anything outside the sync protocol. Every authenticated call
-counts against the caller's per-user rate limit.
+counts against the caller's per-user rate limit. Each declares what it raises (`raises`), so
+every route using one documents its 401, 403 and 429.
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from bazaar.auth.access_tokens import AccessClaims
 from bazaar.auth.authentication import authenticate
 from bazaar.auth.context import AuthContext, auth_context
-from bazaar.auth.errors import InsufficientRole, InsufficientScope, InteractiveLoginRequired
+from bazaar.auth.errors import (
+    InsufficientRole,
+    InsufficientScope,
+    InteractiveLoginRequired,
+    InvalidToken,
+)
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import SAFE_METHODS, SessionDep
-from bazaar.errors import UnauthorizedError
+from bazaar.errors import RateLimitedError, UnauthorizedError, raises
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -40,6 +46,7 @@ def get_auth_context(request: Request) -> AuthContext:
 AuthContextDep = Annotated[AuthContext, Depends(get_auth_context)]
 
 
+@raises(UnauthorizedError, InvalidToken, InsufficientScope, RateLimitedError)
 async def authenticate_request(
     request: Request,
     context: AuthContextDep,
@@ -68,6 +75,7 @@ CurrentUser = Annotated[Principal, Depends(authenticate_request)]
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
+    @raises(InsufficientRole)
     async def role_allowed(principal: CurrentUser) -> Principal:
         if principal.role not in allowed:
             raise InsufficientRole
@@ -80,6 +88,7 @@ AdminOnly = Annotated[Principal, Depends(require(Role.ADMIN))]
 StaffOnly = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER))]
 
 
+@raises(InteractiveLoginRequired)
 async def password_session(request: Request, principal: CurrentUser) -> AccessClaims:
     """The access token's claims; API keys cannot change passwords, log out or mint keys."""
     claims: AccessClaims | None = request.state.access_claims

@@ -15,7 +15,6 @@ from bazaar.auth.context import AuthContext
 from bazaar.auth.dependencies import AuthContextDep, CurrentUser, PasswordUser
 from bazaar.auth.errors import (
     EmailTaken,
-    InteractiveLoginRequired,
     InvalidCredentials,
     InvalidToken,
     WrongPassword,
@@ -33,10 +32,11 @@ from bazaar.auth.schemas import (
 )
 from bazaar.auth.sessions import TokenPair
 from bazaar.db import SessionDep, unit_of_work
-from bazaar.errors import RateLimitedError, UnauthorizedError, error_responses
+from bazaar.errors import RateLimitedError, error_responses
+from bazaar.routing import Route
 
 router = APIRouter()
-auth = APIRouter(prefix="/auth", tags=["auth"])
+auth = APIRouter(prefix="/auth", tags=["auth"], route_class=Route)
 
 
 def client_address(request: Request) -> str:
@@ -144,14 +144,14 @@ async def refresh(body: RefreshRequest, request: Request, context: AuthContextDe
 @auth.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(UnauthorizedError, InteractiveLoginRequired),
+    responses=error_responses(),
 )
 async def logout(claims: PasswordUser, session: SessionDep, context: AuthContextDep) -> None:
     """Ends this session: its refresh tokens and access tokens stop working at once."""
     await sessions.end_session(session=session, context=context, claims=claims)
 
 
-@auth.get("/me", responses=error_responses(UnauthorizedError))
+@auth.get("/me", responses=error_responses())
 async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(
         await service.read_profile(session=session, user_id=principal.user_id)
@@ -160,9 +160,7 @@ async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
 
 @auth.post(
     "/change-password",
-    responses=error_responses(
-        UnauthorizedError, InteractiveLoginRequired, WrongPassword, RateLimitedError
-    ),
+    responses=error_responses(WrongPassword, RateLimitedError),
 )
 async def change_password(
     body: ChangePasswordRequest,

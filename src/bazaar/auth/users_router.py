@@ -20,11 +20,12 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.auth.schemas import UserCreate, UserRead, UserUpdate
 from bazaar.db import SessionDep
-from bazaar.errors import UnauthorizedError, error_responses
+from bazaar.errors import error_responses
 from bazaar.pagination import Page, Paging
+from bazaar.routing import Route
 from bazaar.text import Line
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=Route)
 
 _ADMIN_FIELDS = frozenset({"role", "is_active"})
 
@@ -34,7 +35,7 @@ def _ensure_self_or_admin(principal: Principal, user_id: uuid.UUID) -> None:
         raise InsufficientRole
 
 
-@router.get("", responses=error_responses(UnauthorizedError, InsufficientRole))
+@router.get("", responses=error_responses())
 async def list_users(
     _: AdminOnly,
     session: SessionDep,
@@ -57,7 +58,7 @@ async def list_users(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(UnauthorizedError, InsufficientRole, EmailTaken),
+    responses=error_responses(EmailTaken),
 )
 async def create_user(
     body: UserCreate, _: AdminOnly, session: SessionDep, context: AuthContextDep
@@ -75,16 +76,14 @@ async def create_user(
     return UserRead.model_validate(user)
 
 
-@router.get("/me", responses=error_responses(UnauthorizedError))
+@router.get("/me", responses=error_responses())
 async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(
         await service.read_profile(session=session, user_id=principal.user_id)
     )
 
 
-@router.get(
-    "/{user_id}", responses=error_responses(UnauthorizedError, InsufficientRole, UserNotFound)
-)
+@router.get("/{user_id}", responses=error_responses(InsufficientRole, UserNotFound))
 async def read_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UserRead:
     _ensure_self_or_admin(principal, user_id)
     return UserRead.model_validate(await service.read_profile(session=session, user_id=user_id))
@@ -92,9 +91,7 @@ async def read_user(user_id: uuid.UUID, principal: CurrentUser, session: Session
 
 @router.put(
     "/{user_id}",
-    responses=error_responses(
-        UnauthorizedError, InsufficientRole, UserNotFound, FieldNotAllowed, OwnAccountChange
-    ),
+    responses=error_responses(InsufficientRole, UserNotFound, FieldNotAllowed, OwnAccountChange),
 )
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, principal: CurrentUser, session: SessionDep
@@ -124,7 +121,7 @@ async def update_user(
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(UnauthorizedError, InsufficientRole, UserNotFound, OwnAccountChange),
+    responses=error_responses(UserNotFound, OwnAccountChange),
 )
 async def deactivate_user(user_id: uuid.UUID, principal: AdminOnly, session: SessionDep) -> None:
     """Deactivates and signs out; the account and its history stay."""

@@ -11,7 +11,7 @@ from bazaar.auth.dependencies import AdminOnly, StaffOnly
 from bazaar.auth.errors import FieldNotAllowed
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
-from bazaar.idempotency import IdempotencyDep, IdempotencyKeyInFlight, IdempotencyKeyReused
+from bazaar.idempotency import IdempotencyDep
 from bazaar.lending import queries, repayments, rules, service
 from bazaar.lending.dependencies import CustomerDep, LendingUser, LoanDep
 from bazaar.lending.errors import (
@@ -52,16 +52,17 @@ from bazaar.lending.schemas import (
 )
 from bazaar.money import ZERO
 from bazaar.pagination import Page, Paging
+from bazaar.routing import Route
 from bazaar.scalars import IsoDate
 from bazaar.text import Line, Lines
 
-router = APIRouter()
+router = APIRouter(route_class=Route)
 
 AsOf = Annotated[IsoDate | None, Query(description="Default: today (UTC)")]
 
 
 @router.post(
-    "/customers/",
+    "/customers",
     status_code=201,
     tags=["customers"],
     responses=error_responses(CustomerAccountTaken, FieldNotAllowed),
@@ -75,7 +76,7 @@ async def create_customer(
     return CustomerRead.model_validate(customer)
 
 
-@router.get("/customers/", tags=["customers"])
+@router.get("/customers", tags=["customers"])
 async def list_customers(
     session: SessionDep,
     principal: LendingUser,
@@ -142,7 +143,7 @@ async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> Schedul
 
 
 @router.post(
-    "/loans/",
+    "/loans",
     status_code=201,
     tags=["loans"],
     responses=error_responses(CustomerNotFound, InvalidLoanTerms),
@@ -154,7 +155,7 @@ async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingU
     )
 
 
-@router.get("/loans/", tags=["loans"])
+@router.get("/loans", tags=["loans"])
 async def list_loans(
     session: SessionDep,
     principal: LendingUser,
@@ -337,7 +338,7 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
 
 
 @router.post(
-    "/payments/",
+    "/payments",
     status_code=201,
     tags=["payments"],
     response_model=PaymentRead,
@@ -347,8 +348,6 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
         InvalidPayment,
         PaymentExceedsPayoff,
         PaymentOverpaysLater,
-        IdempotencyKeyReused,
-        IdempotencyKeyInFlight,
     ),
 )
 async def record_payment(
@@ -360,7 +359,7 @@ async def record_payment(
     return await claim.respond(session, status_code=201, body=payment)
 
 
-@router.get("/payments/", tags=["payments"])
+@router.get("/payments", tags=["payments"])
 async def list_payments(
     session: SessionDep,
     principal: LendingUser,

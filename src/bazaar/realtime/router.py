@@ -7,8 +7,6 @@ import uuid
 from fastapi import APIRouter, WebSocket, status
 
 from bazaar.auth.dependencies import AdminOnly, StaffOnly
-from bazaar.auth.errors import InsufficientRole, InvalidToken
-from bazaar.errors import error_responses
 from bazaar.realtime.dependencies import HubDep
 from bazaar.realtime.endpoint import serve
 from bazaar.realtime.messages import NotificationType
@@ -20,8 +18,9 @@ from bazaar.realtime.schemas import (
     PresenceEntry,
     PresenceRead,
 )
+from bazaar.routing import Route
 
-router = APIRouter(tags=["realtime"], responses=error_responses(InvalidToken, InsufficientRole))
+router = APIRouter(tags=["realtime"], route_class=Route)
 ws_router = APIRouter()
 
 

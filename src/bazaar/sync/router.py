@@ -16,6 +16,7 @@ from bazaar.auth.roles import Role
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
 from bazaar.pagination import Limit
+from bazaar.routing import Route
 from bazaar.stamps import utcnow
 from bazaar.sync import pull, service
 from bazaar.sync.errors import (
@@ -61,8 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan)
-dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/sync", tags=["sync"], lifespan=lifespan, route_class=Route)
+dashboard = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=Route)
 
 SyncCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.NODE))]
 # Sequence numbers are 64-bit signed integers in both databases.
