@@ -110,7 +110,7 @@ async def test_the_per_user_limit_is_429_with_retry_after(
     officer = await login_as(Role.OFFICER)
     context = auth_context(app.state.runtime)
     rules = replace(context.rules, per_user=parse_many("2/minute"))
-    monkeypatch.setattr(app.state, "auth", replace(context, rules=rules))
+    monkeypatch.setattr(app.state.runtime, "auth", replace(context, rules=rules))
 
     answers = [await client.get("/api/v1/loans/", headers=officer.headers) for _ in range(3)]
 

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     auth_jwt_audience: str = "bazaar-api"
     auth_access_token_minutes: int = Field(default=15, ge=1, le=60)
     auth_token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_validity_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="How long a worker reuses what a credential check read; other workers see "
+        "a revocation within this long (0: read on every request)",
+    )
     auth_refresh_token_days: int = Field(default=30, ge=1, le=365)
     auth_refresh_idle_days: int = Field(default=7, ge=1, le=365)
     # argon2id; the floors are OWASP ASVS 5.0's (19 MiB, 2 passes, 1 lane).

@@ -37,6 +37,8 @@ class Runtime:
         return cls(settings, Database.from_settings(settings), EventBus(), create_redis(settings))
 
     async def close(self) -> None:
+        if self.auth is not None:
+            await self.auth.limits.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

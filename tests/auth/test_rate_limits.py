@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -13,11 +14,15 @@ import limits.aio.storage.redis.redispy
 import pytest
 from fastapi import FastAPI
 from limits import parse_many
+from redis.asyncio import Redis
 from tests.auth_fixtures import LoginAs
+from tests.backends import Backend
 
 from bazaar.auth.context import auth_context
 from bazaar.auth.passwords import PasswordHasher
+from bazaar.auth.ratelimits import SHARE_EVERY, RateLimits
 from bazaar.auth.roles import Role
+from bazaar.errors import RateLimitedError
 
 LOGIN = "/api/v1/auth/login"
 
@@ -165,3 +170,34 @@ async def test_authenticated_calls_are_limited_per_user(
 
     assert statuses == [200, 200, 200, 429]
     assert (await client.get("/api/v1/auth/me", headers=other.headers)).status_code == 200
+
+
+async def test_workers_share_the_per_user_limit_without_a_round_trip_per_request(
+    backend: Backend,
+) -> None:
+    if backend.redis_url is None:
+        pytest.skip("embedded mode counts in one process")
+    rule = parse_many("10/minute")
+    key = ("user", str(uuid.uuid4()))
+    async with (
+        Redis.from_url(backend.redis_url) as first_redis,
+        Redis.from_url(backend.redis_url) as second_redis,
+    ):
+        first, second = RateLimits(first_redis), RateLimits(second_redis)
+        for _ in range(8):
+            await first.hit_coarse(rule, *key)
+        await asyncio.sleep(SHARE_EVERY * 2)  # the first worker shares its 8
+        await second.hit_coarse(rule, *key)  # counted locally: no round trip yet
+        await asyncio.sleep(SHARE_EVERY * 2)  # the second learns the total, 9
+        await second.hit_coarse(rule, *key)
+        with pytest.raises(RateLimitedError) as refused:
+            await second.hit_coarse(rule, *key)
+        # The first worker has not heard of the second's hits yet: the documented overshoot.
+        await first.hit_coarse(rule, *key)
+        await asyncio.sleep(SHARE_EVERY * 2)
+        with pytest.raises(RateLimitedError):
+            await first.hit_coarse(rule, *key)
+        await first.close()
+        await second.close()
+
+    assert 1 <= refused.value.retry_after <= 60

@@ -1,7 +1,8 @@
 """Who is calling: an access token or an API key turned into a Principal, or refused.
 
-Every check reads the database (or Redis) on each request, so logout, a password change, a
-deactivation or a demotion takes effect on the very next request, on every worker. An access
+The check reads the database (and Redis's denylist) and keeps what it read for a moment
+(`validity_cache`): logout, a password change, a deactivation or a demotion takes effect on the
+next request of the worker that committed it and within a second on every other. An access
 token is accepted only within a login session that was issued to its subject and is still
 live. The read never runs in a request's write transaction: safe-method requests lend their
 read-only session, others get a short read-only connection.
@@ -45,7 +46,7 @@ async def authenticate(
     context = auth_context(app_state.runtime)
     reader = _Reader(context, session)
     if credential.startswith(API_KEY_PREFIX):
-        return Authenticated(await _api_key_principal(reader, credential), None)
+        return Authenticated(await _api_key_principal(context, reader, credential), None)
     try:
         claims = read_access_token(context.tokens, credential)
     except InvalidTokenError as exc:
@@ -102,22 +103,14 @@ _VALIDITY_AND_DENYLIST = _VALIDITY.add_columns(
 
 
 async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
-    params: dict[str, Any] = {
-        "user_id": claims.user_id,
-        "session_id": claims.session_id,
-        "now": utcnow(),
-    }
-    query = _VALIDITY
-    if context.redis is None:
-        query, params["jti"] = _VALIDITY_AND_DENYLIST, claims.jti
-    row = await reader.one_or_none(query, params)
+    cache = context.validity
+    found = cache.session(claims.user_id, claims.session_id, claims.jti)
+    if found is None:
+        found = await _read_validity(context, reader, claims)
+        cache.keep_session(claims.user_id, claims.session_id, claims.jti, found)
+    row, denylisted = found
     if row is None:
         raise InvalidToken
-    denylisted = (
-        bool(row.denylisted)
-        if context.redis is None
-        else await is_denylisted_in_redis(context.redis, claims.jti)
-    )
     reason = _refusal(
         claims,
         row.role,
@@ -129,6 +122,24 @@ async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: Acc
     if reason is not None:
         log.info("access_token_refused", reason=reason, user_id=str(claims.user_id))
         raise InvalidToken
+
+
+async def _read_validity(
+    context: AuthContext, reader: _Reader, claims: AccessClaims
+) -> tuple[Any, bool]:
+    """The user's and the session's state for this token, and whether it is denylisted."""
+    params: dict[str, Any] = {
+        "user_id": claims.user_id,
+        "session_id": claims.session_id,
+        "now": utcnow(),
+    }
+    query = _VALIDITY
+    if context.redis is None:
+        query, params["jti"] = _VALIDITY_AND_DENYLIST, claims.jti
+    row = await reader.one_or_none(query, params)
+    if row is None or context.redis is None:
+        return row, bool(row is not None and row.denylisted)
+    return row, await is_denylisted_in_redis(context.redis, claims.jti)
 
 
 def _refusal(
@@ -160,11 +171,17 @@ _API_KEY = (
 )
 
 
-async def _api_key_principal(reader: _Reader, key: str) -> Principal:
-    row = await reader.one_or_none(_API_KEY, {"key_hash": hash_secret(key)})
+async def _api_key_principal(context: AuthContext, reader: _Reader, key: str) -> Principal:
+    key_hash = hash_secret(key)
+    cached = context.validity.api_key(key_hash)
+    if cached is not None:
+        return cached
+    row = await reader.one_or_none(_API_KEY, {"key_hash": key_hash})
     if row is None or row.revoked_at is not None:
         raise InvalidToken
     if row.expires_at is not None and row.expires_at <= utcnow():
         raise InvalidToken
     key_id, scope, _, _, user_id, role = row
-    return Principal(user_id=user_id, role=role, api_key_id=key_id, scope=scope)
+    principal = Principal(user_id=user_id, role=role, api_key_id=key_id, scope=scope)
+    context.validity.keep_api_key(key_hash, principal)
+    return principal

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from bazaar.auth.access_tokens import TokenConfig
 from bazaar.auth.passwords import Argon2Params, PasswordHasher
 from bazaar.auth.ratelimits import RateLimits, rules
+from bazaar.auth.validity_cache import ValidityCache
 from bazaar.config import ConfigurationError, Settings
 from bazaar.db import Database
 from bazaar.runtime import Runtime
@@ -88,6 +89,7 @@ class AuthContext:
     hasher: PasswordHasher
     limits: RateLimits
     rules: RateRules
+    validity: ValidityCache
 
 
 def auth_context(runtime: Runtime) -> AuthContext:
@@ -102,5 +104,8 @@ def auth_context(runtime: Runtime) -> AuthContext:
             hasher=password_hasher(argon2_params(settings)),
             limits=RateLimits(runtime.redis),
             rules=RateRules.from_settings(settings),
+            validity=ValidityCache(settings.auth_validity_cache_seconds),
         )
+        # Credentials this process ends are refused here from its very next request.
+        runtime.events.subscribe(runtime.auth.validity.forget_ended)
     return runtime.auth
