@@ -1,12 +1,16 @@
-"""What a browser on a laptop without internet finds on the server: docs pages that load."""
+"""What a person opening the server finds: where everything is, and docs pages that load on a
+laptop without internet."""
 
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
+
+import bazaar
 
 
 class Links(HTMLParser):
@@ -65,3 +69,22 @@ async def test_a_missing_asset_is_a_404_in_the_error_body(client: httpx.AsyncCli
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_the_root_says_where_everything_is(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    info = response.json()
+    assert info["name"] == "Bazaar"
+    assert info["version"] == bazaar.__version__
+    assert info["api_prefix"] == "/api/v1"
+    links = info["links"]
+    assert links["websocket"] == "/ws"
+    assert {"docs", "redoc", "openapi", "health", "ready"} <= set(links)
+    for name, url in links.items():
+        if name != "websocket":
+            assert (await client.get(url)).status_code == 200, url
+    assert info["documentation"]["api"] == "docs/api.md"
+    checkout = Path(__file__).parents[1]
+    assert all((checkout / guide).is_file() for guide in info["documentation"].values())

@@ -1,5 +1,6 @@
-"""What a browser finds on the server: `/docs` and `/redoc`, whose scripts and styles are served
-from the package (`static/`), so they work on a field laptop without internet."""
+"""What a person finds on the server: `GET /` (where everything is), `/docs` and `/redoc`, whose
+scripts and styles are served from the package (`static/`), so they work on a field laptop
+without internet."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from bazaar import __version__
+from bazaar.api import api_router
 
 DOCS = "/docs"
 REDOC = "/redoc"
@@ -23,7 +28,38 @@ SWAGGER_CSS = f"{STATIC}/swagger-ui/swagger-ui.css"
 REDOC_JS = f"{STATIC}/redoc/redoc.standalone.js"
 FAVICON = f"{STATIC}/swagger-ui/favicon-32x32.png"
 
-router = APIRouter(include_in_schema=False)
+# Guides in Bazaar's source tree, for what the schema cannot say.
+GUIDES = {
+    "readme": "README.md",
+    "api": "docs/api.md",
+    "realtime": "docs/realtime.md",
+    "sync": "docs/sync-protocol.md",
+    "operations": "docs/operations.md",
+}
+
+router = APIRouter()
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    docs: str = Field(description="Swagger UI: try every endpoint")
+    redoc: str = Field(description="ReDoc: the same schema, for reading")
+    openapi: str = Field(description="The OpenAPI schema")
+    health: str = Field(description="Liveness")
+    ready: str = Field(description="Readiness: database and Redis")
+    metrics: str = Field(description="Prometheus metrics")
+    websocket: str = Field(description="Realtime notifications (WebSocket)")
+
+
+class ApiInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    api_prefix: str = Field(description="Every JSON endpoint lives under it")
+    links: Links
+    documentation: dict[str, str] = Field(description="Guides, as paths in the source tree")
 
 
 def _prefix(request: Request) -> str:
@@ -32,7 +68,29 @@ def _prefix(request: Request) -> str:
     return root_path.rstrip("/")
 
 
-@router.get(DOCS)
+@router.get("/", tags=["operations"])
+async def api_info(request: Request) -> ApiInfo:
+    """Where everything is: open `docs` in a browser to try the API."""
+    app: FastAPI = request.app
+    base = _prefix(request)
+    return ApiInfo(
+        name=app.title,
+        version=__version__,
+        api_prefix=base + api_router.prefix,
+        links=Links(
+            docs=base + DOCS,
+            redoc=base + REDOC,
+            openapi=f"{base}{app.openapi_url}",
+            health=f"{base}/health",
+            ready=f"{base}/health/ready",
+            metrics=f"{base}/metrics",
+            websocket=f"{base}/ws",
+        ),
+        documentation=GUIDES,
+    )
+
+
+@router.get(DOCS, include_in_schema=False)
 async def swagger_ui(request: Request) -> HTMLResponse:
     app: FastAPI = request.app
     base = _prefix(request)
@@ -48,12 +106,12 @@ async def swagger_ui(request: Request) -> HTMLResponse:
     )
 
 
-@router.get(OAUTH2_REDIRECT)
+@router.get(OAUTH2_REDIRECT, include_in_schema=False)
 async def swagger_ui_oauth2_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@router.get(REDOC)
+@router.get(REDOC, include_in_schema=False)
 async def redoc(request: Request) -> HTMLResponse:
     app: FastAPI = request.app
     base = _prefix(request)
