@@ -126,3 +126,7 @@ class ApiKeyRead(Strict):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The secret; shown only in this answer")
+
+
+class SetPasswordRequest(Strict):
+    new_password: NewPassword

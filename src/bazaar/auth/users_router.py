@@ -8,17 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from bazaar.auth import service
-from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser
+from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser, PasswordUser
 from bazaar.auth.errors import (
     EmailTaken,
     FieldNotAllowed,
     InsufficientRole,
+    InteractiveLoginRequired,
     OwnAccountChange,
     UserNotFound,
 )
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.auth.schemas import UserCreate, UserPage, UserRead, UserUpdate
+from bazaar.auth.schemas import SetPasswordRequest, UserCreate, UserPage, UserRead, UserUpdate
 from bazaar.db import SessionDep
 from bazaar.errors import UnauthorizedError, error_responses
 
@@ -131,3 +132,27 @@ async def deactivate_user(user_id: uuid.UUID, principal: AdminOnly, session: Ses
         raise OwnAccountChange
     user = await service.get_user(session=session, user_id=user_id)
     await service.set_active(session=session, user=user, is_active=False)
+
+
+@router.post(
+    "/{user_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        UnauthorizedError, InsufficientRole, InteractiveLoginRequired, UserNotFound
+    ),
+)
+async def set_password(
+    user_id: uuid.UUID,
+    body: SetPasswordRequest,
+    _: AdminOnly,
+    __: PasswordUser,
+    session: SessionDep,
+    context: AuthContextDep,
+) -> None:
+    """An admin sets a user's forgotten password; every session of that user ends at once.
+    Signed in with a password only: an API key cannot take over accounts."""
+    password_hash = await context.hasher.hash(body.new_password)
+    user = await service.get_user(session=session, user_id=user_id)
+    await service.set_password_hash(
+        session=session, user=user, password_hash=password_hash, reason="password_reset"
+    )
