@@ -1,5 +1,6 @@
 """What the auth domain builds once per process from the settings: token keys, the password
-hasher and the rate limiter. Created on first use and kept on the process's runtime."""
+hasher, the rate limiter and the notifier. Created on first use and kept on the process's
+runtime."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from limits import RateLimitItem
 from redis.asyncio import Redis
 
 from bazaar.auth.access_tokens import TokenConfig
+from bazaar.auth.notifier import Notifier, OutboxNotifier
 from bazaar.auth.passwords import Argon2Params, PasswordHasher
 from bazaar.auth.ratelimits import RateLimits, rules
 from bazaar.config import ConfigurationError, Settings
@@ -67,6 +69,7 @@ class RateRules:
     signup_address: list[RateLimitItem]
     refresh_address: list[RateLimitItem]
     per_user: list[RateLimitItem]
+    reset_address: list[RateLimitItem]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -76,6 +79,7 @@ class RateRules:
             signup_address=rules(settings.auth_limit_signup_address),
             refresh_address=rules(settings.auth_limit_refresh_address),
             per_user=rules(settings.auth_limit_per_user),
+            reset_address=rules(settings.auth_limit_reset_address),
         )
 
 
@@ -88,6 +92,7 @@ class AuthContext:
     hasher: PasswordHasher
     limits: RateLimits
     rules: RateRules
+    notifier: Notifier
 
 
 def auth_context(runtime: Runtime) -> AuthContext:
@@ -102,5 +107,6 @@ def auth_context(runtime: Runtime) -> AuthContext:
             hasher=password_hasher(argon2_params(settings)),
             limits=RateLimits(runtime.redis),
             rules=RateRules.from_settings(settings),
+            notifier=OutboxNotifier(log_body=settings.environment == "dev"),
         )
     return runtime.auth

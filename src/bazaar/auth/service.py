@@ -8,17 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.context import argon2_params, password_hasher
 from bazaar.auth.errors import EmailTaken, UserNotFound
-from bazaar.auth.models import User
+from bazaar.auth.models import PasswordResetToken, User
 from bazaar.auth.passwords import PasswordHasher, check_password_policy
 from bazaar.auth.revocation import end_all_sessions
 from bazaar.auth.roles import Role
 from bazaar.config import get_settings
 from bazaar.errors import InvalidInputError
+from bazaar.stamps import utcnow
 
 
 class WeakPassword(InvalidInputError):
@@ -165,7 +166,13 @@ async def set_active(*, session: AsyncSession, user: User, is_active: bool) -> U
 async def set_password_hash(
     *, session: AsyncSession, user: User, password_hash: str, reason: str = "password_changed"
 ) -> None:
+    """Every session ends, and so does every reset token still pending for the old password."""
     user.password_hash = password_hash
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     await end_all_sessions(session=session, user=user, reason=reason)
 
 
