@@ -68,9 +68,11 @@ def _prefix(request: Request) -> str:
     return root_path.rstrip("/")
 
 
-@router.get("/", tags=["operations"])
+@router.get(
+    "/", tags=["operations"], summary="Where everything is: docs, schema, health, WebSocket"
+)
 async def api_info(request: Request) -> ApiInfo:
-    """Where everything is: open `docs` in a browser to try the API."""
+    """Open `links.docs` in a browser to try the API."""
     app: FastAPI = request.app
     base = _prefix(request)
     return ApiInfo(
