@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +12,11 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Message, Receive, Scope, Send
 
+from bazaar.auth.roles import Role
 from bazaar.errors import ConflictError, RateLimitedError, error_responses
 from bazaar.main import create_app
 from bazaar.middleware import TrustedHostMiddleware
+from tests.auth_fixtures import LoginAs
 from tests.backends import Backend
 
 
@@ -80,6 +83,52 @@ async def test_malformed_json_is_422_not_500(
         "/widgets", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert_error(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/x-www-form-urlencoded"},  # what `curl -d` sends
+        {"Content-Type": "text/plain"},
+        {},
+    ],
+)
+async def test_a_body_not_sent_as_json_is_415_saying_so(
+    app_with_routes: FastAPI, client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.post("/widgets", content=b'{"name": "a", "count": 1}', headers=headers)
+
+    body = assert_error(response, 415, "unsupported_media_type")
+    assert "Content-Type: application/json" in body["error"]["message"]  # type: ignore[index]
+    assert body["error"]["details"] == {"content_type": headers.get("Content-Type")}  # type: ignore[index]
+
+
+async def test_the_readme_api_key_example_needs_its_content_type(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin = await login_as(Role.ADMIN)
+    officer = await login_as(Role.OFFICER)
+    listed = await client.get("/api/v1/users", params={"role": "officer"}, headers=admin.headers)
+    body = json.dumps(
+        {"name": "Asha laptop", "scope": "sync", "owner_id": listed.json()["items"][0]["id"]}
+    )
+    form_encoded = {**admin.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    as_json = {**admin.headers, "Content-Type": "application/json"}
+
+    without = await client.post("/api/v1/api-keys", content=body, headers=form_encoded)
+    with_it = await client.post("/api/v1/api-keys", content=body, headers=as_json)
+
+    assert_error(without, 415, "unsupported_media_type")
+    assert with_it.status_code == 201
+    assert with_it.json()["owner_id"] == str(officer.id)
+
+
+async def test_form_routes_still_take_forms(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": "nobody@example.com", "password": "not it"}
+    )
+
+    assert_error(response, 401, "invalid_credentials")
 
 
 async def test_app_error_carries_code_and_details(

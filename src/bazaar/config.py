@@ -92,13 +92,16 @@ class Settings(BaseSettings):
     auth_argon2_memory_kib: int = Field(default=19_456, ge=19_456)
     auth_argon2_parallelism: int = Field(default=1, ge=1)
     # `limits` notation, ';' between rules that all apply. Sign-in attempts (each takes its slot
-    # before the password is checked) count per account and per client address; signup and
-    # refresh per address; every authenticated call per user.
+    # before the password is checked) count per account and per client address; signup, refresh
+    # and password-reset requests per address; every authenticated call per user.
     auth_limit_login_account: str = "100/hour;20/minute"
     auth_limit_login_address: str = "300/hour;60/minute"
     auth_limit_signup_address: str = "20/hour"
     auth_limit_refresh_address: str = "120/minute"
     auth_limit_per_user: str = "1200/minute"
+    auth_limit_reset_address: str = "10/hour"
+    # A password-reset token is single-use and works this long.
+    auth_password_reset_minutes: int = Field(default=30, ge=5, le=1440)
 
     # Realtime (realtime/). History per channel feeds resume after a reconnect; a socket whose
     # send queue fills is dropped so it never slows the others; the flood limit is a token bucket.

@@ -223,8 +223,23 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers())
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+NOT_JSON = "The body must be JSON, sent with the header Content-Type: application/json"
+
+
+def _body_not_json(exc: RequestValidationError) -> bool:
+    """FastAPI hands a JSON route its body undecoded when the Content-Type is missing or not
+    JSON (`curl -d` sends form encoding), and the model then fails on the raw bytes; a form
+    route gets form data, never bytes."""
+    return isinstance(exc.body, bytes) and any(e["loc"][:1] == ("body",) for e in exc.errors())
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _body_not_json(exc):
+        content_type = request.headers.get("content-type")
+        return error_response(
+            415, "unsupported_media_type", NOT_JSON, {"content_type": content_type}
+        )
     fields = [
         {
             "loc": [str(part) for part in error["loc"]],

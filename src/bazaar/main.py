@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from bazaar import __version__
+from bazaar import __version__, home
 from bazaar.api import api_router
 from bazaar.config import Settings, get_settings
 from bazaar.errors import install_error_handlers
@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served by `home`, from the package rather than a CDN
+        redoc_url=None,
     )
     app.state.metrics = app_metrics
     install_error_handlers(app)
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(api_router)
     app.include_router(realtime_router.ws_router)
+    home.install(app)
 
     # Added innermost first: the request id wraps everything, so every answer carries one.
     app.add_middleware(TrailingSlashMiddleware)

@@ -22,6 +22,8 @@ PUBLIC = frozenset(
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/password-reset"),
+        ("POST", "/api/v1/auth/password-reset/confirm"),
     }
 )
 API_PREFIX = "/api/v1/"

@@ -1,4 +1,5 @@
-"""`bazaar user create` and the demo accounts, as an operator runs them."""
+"""`bazaar user create`, `bazaar user set-password` and the demo accounts, as an operator runs
+them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.auth_fixtures import LoginAs
+from tests.backends import Backend
 
+from bazaar.auth.roles import Role
 from bazaar.config import Settings
 from bazaar.main import create_app
 
@@ -26,6 +30,10 @@ def bazaar(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProce
         text=True,
         timeout=120,
     )
+
+
+def redis_env(backend: Backend) -> dict[str, str]:
+    return {} if backend.redis_url is None else {"BAZAAR_REDIS_URL": backend.redis_url}
 
 
 @pytest.fixture
@@ -102,3 +110,36 @@ async def test_demo_accounts_sign_in_with_the_printed_password(database: str) ->
         assert email in seeded.stdout
         me = await sign_in(database, email, "demo-password")
         assert me.json()["role"] == role
+
+
+async def test_a_forgotten_password_is_set_from_the_shell(
+    backend: Backend, client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    env = {"BAZAAR_DATABASE_URL": backend.database_url, **redis_env(backend)}
+
+    result = bazaar(
+        "user", "set-password", "--email", officer.email.upper(),
+        stdin="fresh field season\nfresh field season\n", **env,
+    )  # fmt: skip
+    nobody = bazaar(
+        "user", "set-password", "--email", "nobody@example.com",
+        BAZAAR_NEW_USER_PASSWORD="fresh field season", **env,
+    )  # fmt: skip
+    weak = bazaar(
+        "user", "set-password", "--email", officer.email,
+        BAZAAR_NEW_USER_PASSWORD="password1", **env,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert f"password set for {officer.email}" in result.stdout
+    assert (nobody.returncode, weak.returncode) == (1, 1)
+    assert "User not found" in nobody.stderr
+    assert "too common" in weak.stderr
+    me = await client.get("/api/v1/auth/me", headers=officer.headers)
+    assert me.status_code == 401, "the session from before still works"
+    for password, status in ((officer.password, 401), ("fresh field season", 200)):
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": officer.email, "password": password}
+        )
+        assert login.status_code == status

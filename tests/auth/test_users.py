@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from tests.auth_fixtures import LoginAs
@@ -142,3 +144,53 @@ async def test_promotion_takes_effect_after_signing_in_again(
     listed = await client.get(USERS, headers={"Authorization": f"Bearer {token}"})
 
     assert listed.status_code == 200
+
+
+async def test_an_admin_sets_a_forgotten_password_and_the_users_sessions_end(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    new_password = {"new_password": "back in the field today"}
+
+    weak = await client.post(
+        f"{USERS}/{officer.id}/password", headers=admin.headers, json={"new_password": "short"}
+    )
+    by_officer = await client.post(
+        f"{USERS}/{admin.id}/password", headers=officer.headers, json=new_password
+    )
+    nobody = await client.post(
+        f"{USERS}/{uuid.uuid4()}/password", headers=admin.headers, json=new_password
+    )
+    reset = await client.post(
+        f"{USERS}/{officer.id}/password", headers=admin.headers, json=new_password
+    )
+
+    assert weak.status_code == 422
+    assert by_officer.status_code == 403
+    assert nobody.status_code == 404
+    assert reset.status_code == 204
+    assert (await client.get(f"{USERS}/me", headers=officer.headers)).status_code == 401
+    for password, status in ((officer.password, 401), (new_password["new_password"], 200)):
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": officer.email, "password": password}
+        )
+        assert login.status_code == status
+    assert (await client.get(f"{USERS}/me", headers=admin.headers)).status_code == 200
+
+
+async def test_an_api_key_cannot_set_passwords(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+    key = await client.post(
+        "/api/v1/api-keys", headers=admin.headers, json={"name": "script", "scope": "write"}
+    )
+
+    answer = await client.post(
+        f"{USERS}/{officer.id}/password",
+        headers={"X-API-Key": key.json()["key"]},
+        json={"new_password": "taken over by a script"},
+    )
+
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "interactive_login_required"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -210,6 +211,7 @@ async def test_subscribe_filters_by_type(
         async with open_socket(live_server, customer.access_token) as other:
             await other.send({"type": "subscribe", "notification_types": ["user_online"]})
             refused = await other.next()
+            defaults = other.welcome["notification_types"]
         seen = [await watcher.next(), await watcher.next()]
         # The watcher's own arrival may come through the broker after it subscribed.
         if seen[0]["data"]["user_id"] == str(admin.id):
@@ -219,7 +221,77 @@ async def test_subscribe_filters_by_type(
         ("user_online", str(customer.id)),
         ("user_offline", str(customer.id)),
     ]
-    assert (refused["type"], refused["code"]) == ("error", "forbidden_type")
+    assert refused["type"] == "subscribed"
+    assert refused["ignored"] == [{"type": "user_online", "reason": "forbidden"}]
+    assert refused["notification_types"] == defaults
+
+
+# What the original system's client sends on connect.
+ORIGINAL_SUBSCRIBE = {
+    "type": "subscribe",
+    "notification_types": ["loan_status_change", "new_application", "heartbeat"],
+}
+
+
+@pytest.mark.parametrize("ws_overrides", [{"ws_heartbeat_interval": 0.2}])
+async def test_the_original_clients_subscribe_with_heartbeat_is_accepted(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, officer = await login_as(Role.ADMIN), await login_as(Role.OFFICER)
+
+    async with open_socket(live_server, officer.access_token) as socket:
+        await socket.send(ORIGINAL_SUBSCRIBE)
+        answer = await socket.next()
+        await broadcast(http, admin, "not subscribed to maintenance notices")
+        seen = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.8):
+                while True:
+                    seen.append((await socket.next(skip_heartbeats=False))["type"])
+                    await socket.send({"type": "pong"})
+
+    assert answer == {
+        "type": "subscribed",
+        "notification_types": ["loan_status_change", "new_application"],
+        "channels": {},
+        "ignored": [],
+    }
+    assert "heartbeat" in seen
+    assert "system_maintenance" not in seen
+
+
+async def test_unknown_and_forbidden_types_are_reported_and_the_rest_applies(
+    live_server: str, http: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    admin, customer = await login_as(Role.ADMIN), await login_as(Role.CUSTOMER)
+    asked = ["system_maintenance", "heartbeat", "user_online", "loan_reminder"]
+
+    async with open_socket(live_server, customer.access_token) as socket:
+        await socket.send({"type": "subscribe", "notification_types": asked})
+        subscribed = await socket.next()
+        await broadcast(http, admin, "maintenance at noon")
+        notice = await socket.next()
+        await socket.send({"type": "unsubscribe", "notification_types": ["heartbeat", "nope"]})
+        unsubscribed = await socket.next()
+        await socket.send({"type": "subscribe", "notification_types": ["nope"]})
+        unchanged = await socket.next()
+
+    assert subscribed["notification_types"] == ["system_maintenance"]
+    assert subscribed["ignored"] == [
+        {"type": "user_online", "reason": "forbidden"},
+        {"type": "loan_reminder", "reason": "unknown"},
+    ]
+    assert (notice["type"], notice["data"]["message"]) == (
+        "system_maintenance",
+        "maintenance at noon",
+    )
+    assert unsubscribed["ignored"] == [
+        {"type": "heartbeat", "reason": "always_on"},
+        {"type": "nope", "reason": "unknown"},
+    ]
+    assert unsubscribed["notification_types"] == ["system_maintenance"]
+    assert unchanged["notification_types"] == ["system_maintenance"]
+    assert unchanged["ignored"] == [{"type": "nope", "reason": "unknown"}]
 
 
 async def test_malformed_messages_get_an_error_not_a_disconnect(

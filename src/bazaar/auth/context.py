@@ -1,5 +1,6 @@
 """What the auth domain builds once per process from the settings: token keys, the password
-hasher and the rate limiter. Created on first use and kept on the process's runtime."""
+hasher, the rate limiter and the notifier. Created on first use and kept on the process's
+runtime."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from limits import RateLimitItem
 from redis.asyncio import Redis
 
 from bazaar.auth.access_tokens import TokenConfig
+from bazaar.auth.notifier import Notifier, OutboxNotifier
 from bazaar.auth.passwords import Argon2Params, PasswordHasher
 from bazaar.auth.ratelimits import RateLimits, rules
 from bazaar.auth.validity_cache import ValidityCache
@@ -68,6 +70,7 @@ class RateRules:
     signup_address: list[RateLimitItem]
     refresh_address: list[RateLimitItem]
     per_user: list[RateLimitItem]
+    reset_address: list[RateLimitItem]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateRules:
@@ -77,6 +80,7 @@ class RateRules:
             signup_address=rules(settings.auth_limit_signup_address),
             refresh_address=rules(settings.auth_limit_refresh_address),
             per_user=rules(settings.auth_limit_per_user),
+            reset_address=rules(settings.auth_limit_reset_address),
         )
 
 
@@ -90,6 +94,7 @@ class AuthContext:
     limits: RateLimits
     rules: RateRules
     validity: ValidityCache
+    notifier: Notifier
 
 
 def auth_context(runtime: Runtime) -> AuthContext:
@@ -105,6 +110,7 @@ def auth_context(runtime: Runtime) -> AuthContext:
             limits=RateLimits(runtime.redis),
             rules=RateRules.from_settings(settings),
             validity=ValidityCache(settings.auth_validity_cache_seconds),
+            notifier=OutboxNotifier(log_body=settings.environment == "dev"),
         )
         # Credentials this process ends are refused here from its very next request.
         runtime.events.subscribe(runtime.auth.validity.forget_ended)

@@ -68,3 +68,10 @@ class FieldNotAllowed(InvalidInputError):
 class OwnAccountChange(InvalidInputError):
     code = "own_account_change"
     default_message = "You cannot change your own role or deactivate yourself"
+
+
+class InvalidResetToken(InvalidInputError):
+    """Unknown, expired or used: one answer, so none can be told apart."""
+
+    code = "invalid_reset_token"
+    default_message = "The reset token is invalid, expired or already used"

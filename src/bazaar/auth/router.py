@@ -1,4 +1,5 @@
-"""/auth: sign up, sign in, refresh, sign out, change password. Also mounts /users and /api-keys.
+"""/auth: sign up, sign in, refresh, sign out, change or reset a password, the outbox. Also
+mounts /users and /api-keys.
 
 Sign-in verifies the password before its write transaction begins: argon2 takes tens of
 milliseconds, and SQLite's single writer must not wait on it.
@@ -6,16 +7,25 @@ milliseconds, and SQLite's single writer must not wait on it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Query, Request, status
 
-from bazaar.auth import api_keys_router, service, sessions, users_router
+from bazaar.auth import (
+    api_keys_router,
+    notifier,
+    password_reset,
+    service,
+    sessions,
+    users_router,
+)
 from bazaar.auth.context import AuthContext
-from bazaar.auth.dependencies import AuthContextDep, CurrentUser, PasswordUser
+from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser, PasswordUser
 from bazaar.auth.errors import (
     EmailTaken,
     InvalidCredentials,
+    InvalidResetToken,
     InvalidToken,
     WrongPassword,
 )
@@ -24,6 +34,11 @@ from bazaar.auth.roles import Role
 from bazaar.auth.schemas import (
     ChangePasswordRequest,
     LoginRequest,
+    OutboxMessageRead,
+    OutboxPage,
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     SignupRequest,
     TokenForm,
@@ -183,6 +198,79 @@ async def change_password(
     await service.set_password_hash(session=session, user=user, password_hash=new_hash)
     return _token_response(
         await sessions.start_session(session=session, context=context, user=user)
+    )
+
+
+@auth.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(RateLimitedError),
+)
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, session: SessionDep, context: AuthContextDep
+) -> PasswordResetAccepted:
+    """Issues a single-use reset token to the account's owner through the notifier (by default
+    the outbox an admin reads). The answer is the same whether or not the account exists."""
+    address = client_address(request)
+    await context.limits.hit(context.rules.reset_address, "password-reset", address)
+    minutes = context.settings.auth_password_reset_minutes
+    await password_reset.request_reset(
+        session=session,
+        notifier=context.notifier,
+        email=body.email,
+        lifetime=timedelta(minutes=minutes),
+    )
+    return PasswordResetAccepted(
+        message=f"If an account uses this email, a reset token is on its way; it works once, "
+        f"for {minutes} minutes."
+    )
+
+
+@auth.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(InvalidResetToken),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, request: Request, session: SessionDep, context: AuthContextDep
+) -> None:
+    """Sets the new password (the sign-up rules apply), spends the token and ends every session
+    of the account; sign in again with the new password."""
+    state = request.app.state
+    async with unit_of_work(state.runtime.db, state.runtime.events, read_only=True) as read:
+        live = await password_reset.token_is_live(session=read, token=body.token)
+    if not live:
+        raise InvalidResetToken
+    new_hash = await context.hasher.hash(body.new_password)
+    if not await password_reset.reset_password(
+        session=session, token=body.token, password_hash=new_hash
+    ):
+        raise InvalidResetToken
+
+
+@auth.get("/outbox")
+async def read_outbox(
+    _: AdminOnly,
+    __: PasswordUser,
+    session: SessionDep,
+    recipient: Annotated[str | None, Query(max_length=320, description="To this email")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> OutboxPage:
+    """Messages the outbox notifier holds for users (password-reset tokens), newest first,
+    until they expire: for an admin to pass on while no email or SMS delivery is configured.
+    Signed in with a password only: the messages carry secrets."""
+    page = await notifier.list_outbox(
+        session=session,
+        recipient=None if recipient is None else service.normalize_email(recipient),
+        limit=limit,
+        offset=offset,
+    )
+    return OutboxPage(
+        items=[OutboxMessageRead.model_validate(item) for item in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -141,3 +141,40 @@ class ApiKeyRead(Strict):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The secret; shown only in this answer")
+
+
+class SetPasswordRequest(Strict):
+    new_password: NewPassword
+
+
+class PasswordResetRequest(Strict):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class PasswordResetAccepted(Strict):
+    message: str
+
+
+class PasswordResetConfirm(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: NewPassword
+
+
+class OutboxMessageRead(Strict):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    recipient: str
+    kind: str
+    subject: str
+    body: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class OutboxPage(Strict):
+    items: list[OutboxMessageRead]
+    total: int
+    limit: int
+    offset: int

@@ -8,18 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.api_keys import revoke_owner_keys
 from bazaar.auth.context import argon2_params, password_hasher
 from bazaar.auth.errors import EmailTaken, UserNotFound
-from bazaar.auth.models import User
+from bazaar.auth.models import PasswordResetToken, User
 from bazaar.auth.passwords import PasswordHasher, check_password_policy
 from bazaar.auth.revocation import end_all_sessions
 from bazaar.auth.roles import Role
 from bazaar.config import get_settings
 from bazaar.errors import InvalidInputError
+from bazaar.stamps import utcnow
 
 
 class WeakPassword(InvalidInputError):
@@ -44,11 +45,7 @@ async def create_user(
     phone: str | None = None,
     hasher: PasswordHasher | None = None,
 ) -> User:
-    try:
-        check_password_policy(password)
-    except ValueError as exc:
-        raise WeakPassword(str(exc)) from exc
-    password_hash = await (hasher or default_hasher()).hash(password)
+    password_hash = await hash_new_password(password, hasher=hasher)
     email = normalize_email(email)
     if await find_user_by_email(session=session, email=email) is not None:
         raise EmailTaken
@@ -58,6 +55,16 @@ async def create_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def hash_new_password(password: str, *, hasher: PasswordHasher | None = None) -> str:
+    """The hash of a password that passes the policy (WeakPassword otherwise), computed before
+    any query so that no write transaction waits on argon2."""
+    try:
+        check_password_policy(password)
+    except ValueError as exc:
+        raise WeakPassword(str(exc)) from exc
+    return await (hasher or default_hasher()).hash(password)
 
 
 async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
@@ -162,6 +169,24 @@ async def set_active(*, session: AsyncSession, user: User, is_active: bool) -> U
     return user
 
 
-async def set_password_hash(*, session: AsyncSession, user: User, password_hash: str) -> None:
+async def set_password_hash(
+    *, session: AsyncSession, user: User, password_hash: str, reason: str = "password_changed"
+) -> None:
+    """Every session ends, and so does every reset token still pending for the old password."""
     user.password_hash = password_hash
-    await end_all_sessions(session=session, user=user, reason="password_changed")
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    await end_all_sessions(session=session, user=user, reason=reason)
+
+
+async def set_password_by_email(
+    *, session: AsyncSession, email: str, password_hash: str, reason: str
+) -> User:
+    user = await find_user_by_email(session=session, email=email)
+    if user is None:
+        raise UserNotFound
+    await set_password_hash(session=session, user=user, password_hash=password_hash, reason=reason)
+    return user

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from bazaar.auth import service
-from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser
+from bazaar.auth.dependencies import AdminOnly, AuthContextDep, CurrentUser, PasswordUser
 from bazaar.auth.errors import (
     EmailTaken,
     FieldNotAllowed,
@@ -18,7 +18,7 @@ from bazaar.auth.errors import (
 )
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.auth.schemas import UserCreate, UserRead, UserUpdate
+from bazaar.auth.schemas import SetPasswordRequest, UserCreate, UserRead, UserUpdate
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
 from bazaar.pagination import Page, Paging
@@ -129,3 +129,25 @@ async def deactivate_user(user_id: uuid.UUID, principal: AdminOnly, session: Ses
         raise OwnAccountChange
     user = await service.get_user(session=session, user_id=user_id)
     await service.set_active(session=session, user=user, is_active=False)
+
+
+@router.post(
+    "/{user_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(UserNotFound),
+)
+async def set_password(
+    user_id: uuid.UUID,
+    body: SetPasswordRequest,
+    _: AdminOnly,
+    __: PasswordUser,
+    session: SessionDep,
+    context: AuthContextDep,
+) -> None:
+    """An admin sets a user's forgotten password; every session of that user ends at once.
+    Signed in with a password only: an API key cannot take over accounts."""
+    password_hash = await context.hasher.hash(body.new_password)
+    user = await service.get_user(session=session, user_id=user_id)
+    await service.set_password_hash(
+        session=session, user=user, password_hash=password_hash, reason="password_reset"
+    )

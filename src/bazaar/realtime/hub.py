@@ -24,10 +24,12 @@ from bazaar.config import Settings
 from bazaar.realtime.broker import Broker, MemoryBroker, Publication, RedisBroker
 from bazaar.realtime.connection import Connection
 from bazaar.realtime.messages import (
+    ALWAYS_ON,
     ChannelPosition,
     CloseCode,
     ErrorMessage,
     Heartbeat,
+    Ignored,
     NotificationType,
     Pong,
     Recovered,
@@ -43,6 +45,8 @@ from bazaar.realtime.routing import ALLOWED_TYPES, CONTROL, PRESENCE
 log = structlog.get_logger(__name__)
 
 ClientMessage = Subscribe | Unsubscribe | Pong | Resume
+
+_KNOWN_TYPES = frozenset(t.value for t in NotificationType)
 
 
 def encode(publication: Publication) -> str:
@@ -323,17 +327,32 @@ class Hub:
             await self.resume(connection, message)
 
     def _change_types(self, connection: Connection, message: Subscribe | Unsubscribe) -> None:
+        """Apply the types this role may receive and report the others, instead of refusing
+        the whole message. A subscribe whose every type is ignored changes nothing."""
         allowed = ALLOWED_TYPES[connection.principal.role]
-        forbidden = sorted(t.value for t in message.notification_types if t not in allowed)
-        if forbidden:
-            connection.push(error_frame("forbidden_type", f"not for your role: {forbidden}"))
-            return
-        if isinstance(message, Subscribe):
-            connection.subscribe(message.notification_types)
-        else:
-            connection.types.difference_update(message.notification_types)
+        subscribing = isinstance(message, Subscribe)
+        chosen: list[NotificationType] = []
+        ignored: list[Ignored] = []
+        accepted = False
+        for name in dict.fromkeys(message.notification_types):
+            if name in ALWAYS_ON and subscribing:
+                accepted = True
+            elif name in ALWAYS_ON:
+                ignored.append(Ignored(type=name, reason="always_on"))
+            elif name not in _KNOWN_TYPES:
+                ignored.append(Ignored(type=name, reason="unknown"))
+            elif name not in allowed:
+                ignored.append(Ignored(type=name, reason="forbidden"))
+            else:
+                chosen.append(NotificationType(name))
+                accepted = True
+        if subscribing and accepted:
+            connection.subscribe(chosen)
+        elif not subscribing:
+            connection.types.difference_update(chosen)
         types = sorted(NotificationType(t) for t in connection.types)
-        connection.push(Subscribed(notification_types=types, channels={}).model_dump_json())
+        answer = Subscribed(notification_types=types, channels={}, ignored=ignored)
+        connection.push(answer.model_dump_json())
 
     async def resume(self, connection: Connection, request: Resume) -> None:
         foreign = sorted(set(request.since) - connection.channels)

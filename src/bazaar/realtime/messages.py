@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 
 class NotificationType(StrEnum):
@@ -57,10 +57,23 @@ class ErrorMessage(_Message):
     message: str
 
 
+# Sent to every socket whatever it subscribes to: `subscribe` accepts it, `unsubscribe` cannot
+# turn it off.
+ALWAYS_ON = frozenset({"heartbeat"})
+
+
+class Ignored(_Message):
+    """A type named in `subscribe` or `unsubscribe` that changed nothing, and why."""
+
+    type: str
+    reason: Literal["unknown", "forbidden", "always_on"]
+
+
 class Subscribed(_Message):
     type: Literal["subscribed"] = "subscribed"
     notification_types: list[NotificationType]
     channels: dict[str, ChannelPosition]
+    ignored: list[Ignored] = Field(default_factory=list)
 
 
 class Recovered(_Message):
@@ -71,14 +84,22 @@ class Recovered(_Message):
     channels: dict[str, ChannelPosition]
 
 
+# Any name, so that one a client knows and this server does not (or `heartbeat`) leaves the
+# rest of its subscription standing; the answer lists what was ignored.
+TypeNames = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+    Field(min_length=1, max_length=64),
+]
+
+
 class Subscribe(_Message):
     type: Literal["subscribe"]
-    notification_types: list[NotificationType] = Field(min_length=1)
+    notification_types: TypeNames
 
 
 class Unsubscribe(_Message):
     type: Literal["unsubscribe"]
-    notification_types: list[NotificationType] = Field(min_length=1)
+    notification_types: TypeNames
 
 
 class Pong(_Message):
