@@ -362,3 +362,29 @@ async def test_a_payment_updates_the_loan_a_transaction_already_holds(
     after = await lending.get_loan(loan["id"])
     assert Decimal(after["interest_paid"]) == Decimal("100.00")
     assert after["purpose"] == "Stock for the festival season"
+
+
+async def test_a_schedule_reads_as_a_borrower_reads_it(lending: Lending) -> None:
+    loan = await lending.disbursed(disbursed_days_ago=40)
+    before = (
+        await lending.client.get(
+            f"{API}/loans/{loan['id']}/schedule", headers=lending.officer.headers
+        )
+    ).json()["installments"]
+    first = before[0]
+    paid = Decimal(first["total"]) - Decimal("100.00")
+    answer = await lending.pay(loan["id"], str(paid), today().isoformat())
+    assert answer.status_code == 201, answer.text
+    after = (
+        await lending.client.get(
+            f"{API}/loans/{loan['id']}/schedule", headers=lending.officer.headers
+        )
+    ).json()["installments"]
+
+    for installment in before:
+        assert Decimal(installment["total"]) == Decimal(installment["principal"]) + Decimal(
+            installment["interest"]
+        )
+        assert installment["remaining_due"] == installment["total"]
+    assert Decimal(after[0]["remaining_due"]) == Decimal("100.00")
+    assert after[1]["remaining_due"] == after[1]["total"]

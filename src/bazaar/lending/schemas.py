@@ -11,7 +11,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from bazaar.lending.models import PaymentMethod
 from bazaar.lending.rules import (
@@ -238,6 +246,15 @@ class InstallmentRead(Read):
         "interest_paid",
         "interest_waived",
     )
+
+    @computed_field(description="What the installment asks for: principal + interest")
+    def total(self) -> Decimal:
+        return self.principal + self.interest
+
+    @computed_field(description="What is still owed on it: the total less paid and waived")
+    def remaining_due(self) -> Decimal:
+        settled = self.principal_paid + self.interest_paid + self.interest_waived
+        return self.total - settled  # type: ignore[operator]
 
 
 class ScheduleRead(BaseModel):
