@@ -601,3 +601,41 @@ async def test_an_outbox_larger_than_a_batch_goes_in_several_and_every_answer_is
     async with node.app.state.runtime.db.sessionmaker() as session:
         statuses = (await session.execute(select(SyncItem.status))).scalars().all()
     assert set(statuses) == {ItemStatus.SYNCED}
+
+
+async def test_a_synced_payment_is_announced_with_its_currencys_places(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    customer = await create(
+        hub.client,
+        "customers/",
+        {
+            "full_name": "Places Traders",
+            "phone": "+91 90000 77777",
+            "officer_id": str(hub.officer.id),
+        },
+        hub.admin.headers,
+    )
+    body = {
+        "customer_id": customer["id"],
+        "principal": "12000.00",
+        "annual_rate": "12",
+        "installments": 12,
+        "expected_disbursement_date": today(),
+    }
+    loan = await create(hub.client, "loans/", body, hub.officer.headers)
+    await create(hub.client, f"loans/{loan['id']}/submit", {}, hub.officer.headers)
+    await create(hub.client, f"loans/{loan['id']}/approve", {}, hub.admin.headers)
+    await create(hub.client, f"loans/{loan['id']}/disburse", {}, hub.admin.headers)
+    node = await field_node("laptop-1")
+    payment = {"loan_id": loan["id"], "amount": "200", "paid_on": today(), "method": "cash"}
+    await create(node.client, "payments/", payment, node.headers)
+    await node.sync_until_quiet()
+
+    history = await hub.app.state.runtime.realtime.broker.history(
+        f"officer:{hub.officer.id}", since=0
+    )
+    received = [
+        p.payload["data"] for p in history.publications if p.payload["type"] == "payment_received"
+    ]
+    assert [r["amount"] for r in received] == ["200.00"]
