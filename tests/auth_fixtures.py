@@ -113,3 +113,17 @@ async def admin_api_key(settings: Settings) -> str:
         return created.key
     finally:
         await state.runtime.db.dispose()
+
+
+async def live_headers(settings: Settings, role: Role) -> dict[str, str]:
+    """Credentials of a new user of `role` for a live server: an admin's write key (a fuzzed
+    logout cannot end it), or another role's access token."""
+    if role is Role.ADMIN:
+        return {"X-API-Key": await admin_api_key(settings)}
+    state = SimpleNamespace(
+        runtime=Runtime(settings, Database.from_settings(settings), EventBus(), None)
+    )
+    try:
+        return (await create_logged_in_user(state, role)).headers
+    finally:
+        await state.runtime.db.dispose()

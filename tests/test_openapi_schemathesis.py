@@ -1,8 +1,10 @@
-"""Schemathesis over every operation of the OpenAPI schema, against a live server.
+"""Schemathesis over every operation of the OpenAPI schema, against a live server, as an outside
+tester would run it: as an admin, an officer and a customer, with valid and with invalid data.
 
-Checks: no 5xx anywhere, and every documented response matches its schema. Routes added by
-later domains are covered automatically. `BAZAAR_SCHEMATHESIS_EXAMPLES` sets the examples per
-operation (default 50).
+Checks: no 5xx anywhere; every status, content type, header and body the schema documents;
+and invalid data refused (negative data rejection). Routes added by later domains are covered
+automatically. `BAZAAR_SCHEMATHESIS_EXAMPLES` sets the examples per operation and mode
+(default 15: three roles, two modes and every operation on two backends within CI's budget).
 """
 
 from __future__ import annotations
@@ -16,32 +18,51 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from bazaar.auth.roles import Role
 from bazaar.config import Settings
-from tests.auth_fixtures import admin_api_key
+from tests.auth_fixtures import live_headers
 from tests.backends import Backend
 
-EXAMPLES = int(os.environ.get("BAZAAR_SCHEMATHESIS_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("BAZAAR_SCHEMATHESIS_EXAMPLES", "15"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+# A fuzzed call to these would end the access token the run goes on with.
+ENDS_THE_SESSION = {"POST /api/v1/auth/logout", "POST /api/v1/auth/change-password"}
 
 
 @pytest.fixture
 def settings(backend: Backend) -> Settings:
-    # One admin sends every request: the per-user rate limit must not turn the run into 429s.
-    return backend.settings(auth_limit_per_user="1000000/minute")
+    # One user sends every request: the rate limits must not turn the run into 429s.
+    return backend.settings(
+        auth_limit_per_user="1000000/minute",
+        auth_limit_login_address="1000000/minute",
+        auth_limit_login_account="1000000/minute",
+        auth_limit_signup_address="1000000/minute",
+        auth_limit_refresh_address="1000000/minute",
+        auth_limit_reset_address="1000000/minute",
+    )
 
 
-@pytest.fixture
-async def schemathesis_headers(settings: Settings, live_server: str) -> dict[str, str]:
-    """Every operation runs as an admin, through an API key: a bearer token would end at the
-    first fuzzed POST /auth/logout. (Logout, password change and key minting then answer 403.)"""
-    return {"X-API-Key": await admin_api_key(settings)}
-
-
-def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
+def fuzz(base_url: str, headers: dict[str, str], token: bool) -> dict[str, str]:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: dict[str, str] = {}
     with requests.Session() as session:
@@ -51,34 +72,46 @@ def fuzz(base_url: str, headers: dict[str, str]) -> dict[str, str]:
                 failures[invalid.label] = f"InvalidSchema: {invalid.message}"[:2000]
                 continue
             operation = result.ok()
-
-            @hypothesis.settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy())
-            def check(case: schemathesis.Case[Any]) -> None:
-                case.call_and_validate(
-                    base_url=base_url,
-                    session=session,
-                    headers=headers,
-                    checks=[not_a_server_error, response_schema_conformance],
-                )
-
-            try:
-                check()
-            # Collect every operation's failure, then report all. Schemathesis raises its check
-            # failures as a FailureGroup, a BaseExceptionGroup that `except Exception` lets through.
-            except (Exception, FailureGroup) as exc:
-                failures[operation.label] = f"{type(exc).__name__}: {exc}"[:2000]
+            if token and operation.label in ENDS_THE_SESSION:
+                continue
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    _run(operation, mode, base_url, session, headers)
+                except Unsatisfiable:
+                    continue  # no invalid input exists for an operation without parameters
+                # Collect every failure, then report all. Schemathesis raises its failures as a
+                # FailureGroup, a BaseExceptionGroup that `except Exception` lets through.
+                except (Exception, FailureGroup) as exc:
+                    label = f"{operation.label} [{mode.value}]"
+                    failures[label] = f"{type(exc).__name__}: {exc}"[:2000]
     return failures
 
 
-async def test_no_operation_answers_5xx_or_breaks_its_schema(
-    live_server: str, schemathesis_headers: dict[str, str]
+def _run(
+    operation: Any,
+    mode: GenerationMode,
+    base_url: str,
+    session: requests.Session,
+    headers: dict[str, str],
 ) -> None:
-    failures = await asyncio.to_thread(fuzz, live_server, schemathesis_headers)
-    assert failures == {}
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: schemathesis.Case[Any]) -> None:
+        case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=CHECKS)
+
+    check()
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.OFFICER, Role.CUSTOMER])
+async def test_no_operation_answers_5xx_breaks_its_schema_or_takes_bad_input(
+    live_server: str, settings: Settings, role: Role
+) -> None:
+    headers = await live_headers(settings, role)
+    failures = await asyncio.to_thread(fuzz, live_server, headers, role is not Role.ADMIN)
+    assert failures == {}, "\n\n".join(f"{label}: {text}" for label, text in failures.items())

@@ -11,7 +11,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 
-from bazaar.errors import AppError, BadRequestError, merge_error_responses, raised_by
+from bazaar.errors import (
+    AppError,
+    BadRequestError,
+    NotFoundError,
+    merge_error_responses,
+    raised_by,
+)
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -23,17 +29,16 @@ class Route(APIRoute):
       come with authentication) and 400 when it reads a body, to those the route names itself.
     - A path parameter typed `uuid.UUID` matches only a UUID, so `/loans/{loan_id}` does not
       take `/loans/schedule-preview`, whose wrong method is then 405 instead of a loan id's 422.
-      The schema keeps the plain `{loan_id}`.
+      The schema keeps the plain `{loan_id}`, and lists the 404 a non-UUID id gets.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         dependant = get_dependant(path=path, call=endpoint)
         for depends in options.get("dependencies") or ():
             dependant.dependencies.append(get_dependant(path=path, call=depends.dependency))
-        options["responses"] = merge_error_responses(
-            options.get("responses") or {}, _errors(dependant)
-        )
         uuids = {p.name for d in _tree(dependant) for p in d.path_params if _is_uuid(p)}
+        errors = _errors(dependant) + ([NotFoundError] if uuids else [])
+        options["responses"] = merge_error_responses(options.get("responses") or {}, errors)
         typed = _PARAMETER.sub(lambda m: f"{{{m[1]}:uuid}}" if m[1] in uuids else m[0], path)
         super().__init__(typed, endpoint, **options)
 

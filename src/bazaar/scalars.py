@@ -47,3 +47,13 @@ DecimalString = Annotated[
     WithJsonSchema({"type": "string", "pattern": CANONICAL_DECIMAL}),
 ]
 IsoDate = Annotated[date, BeforeValidator(iso_date)]
+
+
+def iso_datetime(value: object) -> object:
+    if isinstance(value, datetime | str):
+        return value  # pydantic parses a string as ISO 8601 and refuses anything else in it
+    raise ValueError('must be an ISO 8601 date-time string, e.g. "2026-01-31T09:00:00Z"')
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(iso_datetime)]
+"""A date-time as an ISO 8601 string, never a number read as a Unix time."""

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bazaar.scalars import IsoDateTime
+from bazaar.text import Lines
 
 
 class BroadcastCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, max_length=2000)
+    message: Lines = Field(min_length=1, max_length=2000)
     severity: Literal["info", "warning", "critical"] = "info"
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: IsoDateTime | None = None
+    ends_at: IsoDateTime | None = None
 
 
 class BroadcastRead(BaseModel):
