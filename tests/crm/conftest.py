@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from bazaar.auth.roles import Role
 from tests.auth_fixtures import LoggedInUser, LoginAs
+from tests.crm.fake_crm import FakeCRM, FakeServer
 
 API = "/api/v1"
 
@@ -67,3 +69,10 @@ async def crm(client: httpx.AsyncClient, login_as: LoginAs) -> Crm:
         await login_as(Role.OFFICER),
         await login_as(Role.OFFICER),
     )
+
+
+@pytest.fixture
+def fake_crm() -> Iterator[FakeServer]:
+    """A fresh fake external CRM on 127.0.0.1 (see fake_crm.py)."""
+    with FakeServer(FakeCRM()) as server:
+        yield server
