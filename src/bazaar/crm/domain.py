@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bazaar.crm import demo, events, router, sync
+from bazaar.crm import connections_router, demo, events, router, sync
 from bazaar.domain import Domain
 
 DOMAIN = Domain(
     name="crm",
-    routers=(router.router,),
+    routers=(router.router, connections_router.router),
     sync_entities=sync.ENTITIES,
     sync_commands=sync.COMMANDS,
     events=events.EVENTS,

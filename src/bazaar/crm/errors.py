@@ -55,3 +55,13 @@ class NotManager(ForbiddenError):
 class NotAuthor(ForbiddenError):
     code = "not_author"
     default_message = "Only the comment's author or an admin may change it"
+
+
+class ConnectionNotFound(NotFoundError):
+    code = "crm_connection_not_found"
+    default_message = "CRM connection not found"
+
+
+class ConnectionNameTaken(ConflictError):
+    code = "crm_connection_name_taken"
+    default_message = "Another CRM connection has that name"

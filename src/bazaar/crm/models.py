@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import Date, Enum, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bazaar.crm.rules import EntityType, Priority, ProjectStatus, TaskStatus
@@ -92,3 +92,60 @@ class Comment(IdMixin, TimestampMixin, SyncMixin, Base):
     author_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
     """The owner of what the comment is about, when it was written: whose node it reaches."""
+
+
+class AuthType(StrEnum):
+    JWT = "jwt"
+    OAUTH = "oauth"
+    API_KEY = "api_key"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    AUTH_FAILED = "auth_failed"
+    """The CRM refused the credentials: nothing is sent until an admin fixes them."""
+
+
+class CrmConnection(IdMixin, TimestampMixin, Base):
+    """An external CRM an admin connected. Not replicated: it holds secrets, which the API
+    accepts but never returns, and field nodes do not talk to the CRM."""
+
+    __tablename__ = "crm_connections"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    api_version: Mapped[str] = mapped_column(String(20), default="v1")
+    timeout_seconds: Mapped[float] = mapped_column(Float, default=10.0)
+    max_retries: Mapped[int] = mapped_column(Integer, default=3)
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=60)
+    auth_type: Mapped[AuthType] = mapped_column(_enum(AuthType, "crm_auth_type"))
+    username: Mapped[str | None] = mapped_column(String(200), default=None)
+    token_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    client_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    api_key_header: Mapped[str] = mapped_column(String(100), default="X-API-Key")
+    refresh_margin_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    password: Mapped[str | None] = mapped_column(String(500), default=None)
+    client_secret: Mapped[str | None] = mapped_column(String(500), default=None)
+    api_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    status: Mapped[ConnectionStatus] = mapped_column(
+        _enum(ConnectionStatus, "crm_connection_status"), default=ConnectionStatus.ACTIVE
+    )
+    status_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    access_token: Mapped[str | None] = mapped_column(Text, default=None)
+    refresh_token: Mapped[str | None] = mapped_column(Text, default=None)
+    token_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def has_password(self) -> bool:
+        return self.password is not None
+
+    @property
+    def has_client_secret(self) -> bool:
+        return self.client_secret is not None
+
+    @property
+    def has_api_key(self) -> bool:
+        return self.api_key is not None

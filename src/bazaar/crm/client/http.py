@@ -148,10 +148,21 @@ class CRMClient:
         except _Retryable as exc:
             raise exc.final from exc
         except CRMAuthError as exc:
-            if self._on_auth_failed is not None:
-                await self._on_auth_failed(exc)
+            await self._report(exc)
             raise
         raise AssertionError("tenacity neither returned nor raised")  # pragma: no cover
+
+    async def authenticate(self) -> None:
+        """Obtain credentials now (a health check), reporting refused ones as a request does."""
+        try:
+            await self.auth.headers(self._http)
+        except CRMAuthError as exc:
+            await self._report(exc)
+            raise
+
+    async def _report(self, exc: CRMAuthError) -> None:
+        if self._on_auth_failed is not None:
+            await self._on_auth_failed(exc)
 
     def _wait(self, state: RetryCallState) -> float:
         bound = min(

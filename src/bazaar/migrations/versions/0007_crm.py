@@ -1,4 +1,5 @@
-"""CRM: clients, projects, tasks and comments, every one a replicated row.
+"""CRM: clients, projects, tasks and comments, every one a replicated row, and admins'
+connections to external CRMs.
 
 Revision ID: 0007_crm
 Revises: 0006_sync_field_ready
@@ -21,6 +22,8 @@ PROJECT_STATUSES = ("planned", "active", "on_hold", "completed", "cancelled")
 TASK_STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 PRIORITIES = ("low", "medium", "high", "urgent")
 ENTITY_TYPES = ("project", "task", "client")
+AUTH_TYPES = ("jwt", "oauth", "api_key")
+CONNECTION_STATUSES = ("active", "auth_failed")
 
 
 def _enum(values: tuple[str, ...], name: str) -> sa.Enum:
@@ -112,8 +115,41 @@ def upgrade() -> None:
     )
     op.create_index("ix_crm_comments_entity", "crm_comments", ["entity_type", "entity_id"])
     _indexes("crm_comments", "owner_id")
+    _create_connections()
+
+
+def _create_connections() -> None:
+    op.create_table(
+        "crm_connections",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("base_url", sa.String(length=500), nullable=False),
+        sa.Column("api_version", sa.String(length=20), nullable=False),
+        sa.Column("timeout_seconds", sa.Float(), nullable=False),
+        sa.Column("max_retries", sa.Integer(), nullable=False),
+        sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True),
+        sa.Column("auth_type", _enum(AUTH_TYPES, "crm_auth_type"), nullable=False),
+        sa.Column("username", sa.String(length=200), nullable=True),
+        sa.Column("token_url", sa.String(length=500), nullable=True),
+        sa.Column("client_id", sa.String(length=200), nullable=True),
+        sa.Column("api_key_header", sa.String(length=100), nullable=False),
+        sa.Column("refresh_margin_seconds", sa.Integer(), nullable=False),
+        sa.Column("password", sa.String(length=500), nullable=True),
+        sa.Column("client_secret", sa.String(length=500), nullable=True),
+        sa.Column("api_key", sa.String(length=500), nullable=True),
+        sa.Column("status", _enum(CONNECTION_STATUSES, "crm_connection_status"), nullable=False),
+        sa.Column("status_message", sa.String(length=500), nullable=True),
+        sa.Column("access_token", sa.Text(), nullable=True),
+        sa.Column("refresh_token", sa.Text(), nullable=True),
+        sa.Column("token_expires_at", sa.Float(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_connections")),
+        sa.UniqueConstraint("name", name=op.f("uq_crm_connections_name")),
+    )
 
 
 def downgrade() -> None:
-    for table in ("crm_comments", "crm_tasks", "crm_projects", "crm_clients"):
+    for table in ("crm_connections", "crm_comments", "crm_tasks", "crm_projects", "crm_clients"):
         op.drop_table(table)
