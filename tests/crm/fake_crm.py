@@ -40,6 +40,8 @@ class Behaviour:
     """Requests whose connection is closed without an answer."""
     reject: set[str] = field(default_factory=set)
     """Names or titles refused with 422."""
+    garbage_login: bool = False
+    """The login answers HTML instead of a token."""
     garbage: deque[str] = field(default_factory=deque)
     """Raw bodies to answer to list requests, one each: malformed answers."""
 
@@ -166,6 +168,8 @@ def _auth_routes(app: FastAPI, crm: FakeCRM) -> None:
     @app.post("/api/v1/auth/login")
     async def login(body: dict[str, Any]) -> Response:
         crm.counts["logins"] += 1
+        if crm.behaviour.garbage_login:
+            return Response("<html>maintenance</html>", media_type="text/html")
         if body.get("username") != crm.username or body.get("password") != crm.password:
             return _error(401, "bad credentials")
         return JSONResponse(crm.issue(refresh=True))

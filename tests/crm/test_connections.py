@@ -14,6 +14,7 @@ from bazaar.crm.client import CRMAuthError
 from bazaar.crm.connections import client_for, get_connection
 from bazaar.db import unit_of_work
 from tests.crm.conftest import Crm
+from tests.conftest import free_port
 from tests.crm.fake_crm import FakeServer
 
 
@@ -139,3 +140,26 @@ async def test_two_workers_renew_an_expired_token_once(
 
     assert fake_crm.crm.counts["logins"] == 1
     assert fake_crm.crm.counts["refreshes"] == 1
+
+
+async def test_an_unreachable_or_broken_crm_is_reported_not_a_server_error(
+    crm: Crm, fake_crm: FakeServer
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    gone = await crm.create(
+        "crm/connections", crm.admin, **_jwt_body(fake_crm, base_url=closed, max_retries=0)
+    )
+    broken = await crm.create(
+        "crm/connections", crm.admin, **_jwt_body(fake_crm, name="Broken", max_retries=0)
+    )
+    fake_crm.crm.behaviour.garbage.extend(["not json"] * 5)
+
+    unreachable = await crm.send("POST", f"crm/connections/{gone['id']}/test", crm.admin)
+    garbled = await crm.send("POST", f"crm/connections/{broken['id']}/test", crm.admin)
+
+    assert unreachable.status_code == 200
+    assert unreachable.json()["ok"] is False
+    assert "unreachable" in unreachable.json()["auth"]["error"]
+    assert garbled.status_code == 200
+    assert garbled.json()["auth"]["ok"] is True
+    assert not any(check["ok"] for check in garbled.json()["resources"].values())

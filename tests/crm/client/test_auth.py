@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bazaar.crm.client import CRMAuthError, CRMClient, CRMSettings
+from bazaar.crm.client import CRMAuthError, CRMClient, CRMProtocolError, CRMSettings
 from bazaar.crm.client.auth import ApiKeyAuth, JwtAuth, OAuthAuth, TokenAuth
 from tests.crm.fake_crm import FakeServer
 
@@ -104,3 +104,12 @@ async def test_refused_credentials_raise_and_report_once(fake_crm: FakeServer, k
 
     assert len(reported) == 1
     assert "wrong" not in str(raised.value)  # no secret in the message
+
+
+async def test_a_login_answering_something_else_than_a_token_is_a_protocol_error(
+    fake_crm: FakeServer,
+) -> None:
+    fake_crm.crm.behaviour.garbage_login = True
+    async with CRMClient(_settings(fake_crm), _jwt(fake_crm)) as crm:
+        with pytest.raises(CRMProtocolError, match="not JSON"):
+            await crm.list("users")

@@ -115,6 +115,13 @@ class TokenAuth:
         raise NotImplementedError
 
 
+def _json(answer: httpx.Response) -> Any:
+    try:
+        return answer.json()
+    except ValueError as exc:
+        raise CRMProtocolError("the CRM's token answer is not JSON") from exc
+
+
 def token_from(body: Any, *, keep_refresh: str | None = None) -> Token:
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         raise CRMProtocolError("the token answer has no access_token")
@@ -151,7 +158,7 @@ class JwtAuth(TokenAuth):
         if old is not None and old.refresh_token:
             answer = await _post(http, self._refresh_url, {"refresh_token": old.refresh_token})
             if answer.is_success:
-                return token_from(answer.json(), keep_refresh=old.refresh_token)
+                return token_from(_json(answer), keep_refresh=old.refresh_token)
             if answer.status_code >= 500:
                 raise CRMUnavailable(
                     "the CRM failed to refresh the token", status=answer.status_code
@@ -162,7 +169,7 @@ class JwtAuth(TokenAuth):
             raise CRMAuthError("the CRM refused the credentials", status=answer.status_code)
         if not answer.is_success:
             raise CRMUnavailable("the CRM's login failed", status=answer.status_code)
-        return token_from(answer.json())
+        return token_from(_json(answer))
 
 
 class OAuthAuth(TokenAuth):
