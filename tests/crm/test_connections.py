@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from bazaar.crm.client import CRMAuthError
 from bazaar.crm.connections import client_for, get_connection
 from bazaar.db import unit_of_work
-from tests.crm.conftest import Crm
 from tests.conftest import free_port
+from tests.crm.conftest import Crm
 from tests.crm.fake_crm import FakeServer
 
 
