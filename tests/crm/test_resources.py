@@ -101,3 +101,11 @@ async def test_unknown_fields_and_customer_owners_are_refused(crm: Crm) -> None:
 
     assert extra.status_code == 422
     assert customer_owner.status_code == 422
+
+
+async def test_a_nul_character_is_bad_input_on_every_backend(crm: Crm) -> None:
+    body = await crm.send("POST", "clients", name="Asha\x00Traders")
+    query = await crm.get("clients", q="a\x00")
+
+    assert body.status_code == 422
+    assert query.status_code == 422

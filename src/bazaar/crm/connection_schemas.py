@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bazaar.crm.models import AuthType, ConnectionStatus
 
-Url = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
-Secret = Annotated[str, Field(min_length=1, max_length=500)]
+Url = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/$.?#\x00][^\s\x00]*$")]
+# PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
+Secret = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")]
+Label = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
 
 REQUIRED: dict[AuthType, tuple[str, ...]] = {
     AuthType.JWT: ("username", "password"),
@@ -30,10 +32,10 @@ class _Settings(BaseModel):
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = None
     auth_type: AuthType | None = None
-    username: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    username: Label | None = None
     password: Secret | None = None
     token_url: Url | None = None
-    client_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    client_id: Label | None = None
     client_secret: Secret | None = None
     api_key: Secret | None = None
     api_key_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")] | None = None
@@ -41,7 +43,7 @@ class _Settings(BaseModel):
 
 
 class ConnectionCreate(_Settings):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Label, Field(max_length=100)]
     base_url: Url
     auth_type: AuthType
 
@@ -58,7 +60,7 @@ class ConnectionCreate(_Settings):
 
 class ConnectionUpdate(_Settings):
     version: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    name: Annotated[Label, Field(max_length=100)] | None = None
 
 
 class ConnectionRead(BaseModel):

@@ -25,6 +25,7 @@ from bazaar.crm.errors import (
 )
 from bazaar.crm.rules import EntityType, ProjectStatus, TaskStatus
 from bazaar.crm.schemas import (
+    NO_NUL,
     ClientCreate,
     ClientRead,
     ClientUpdate,
@@ -69,7 +70,9 @@ async def create_client(body: ClientCreate, session: SessionDep, principal: CrmU
 async def list_clients(
     session: SessionDep,
     principal: CrmUser,
-    q: Annotated[str | None, Query(max_length=100, description="Name or company")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, pattern=NO_NUL, description="Name or company")
+    ] = None,
     owner_id: uuid.UUID | None = None,
     limit: Limit = 50,
     offset: Offset = 0,

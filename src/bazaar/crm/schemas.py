@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.crm.rules import EntityType, Priority, ProjectStatus, TaskStatus
 
-Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
+NO_NUL = r"^[^\x00]*$"
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{4,30}$", examples=["+91 98765 43210"])]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-ShortText = Annotated[str, Field(max_length=200)]
-LongText = Annotated[str, Field(max_length=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+ShortText = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+LongText = Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]
+Content = Annotated[str, Field(min_length=1, max_length=10_000, pattern=NO_NUL)]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ItemT = TypeVar("ItemT")
 
@@ -164,14 +167,14 @@ class TaskRead(Read):
 
 
 class CommentCreate(Strict):
-    content: Annotated[str, Field(min_length=1, max_length=10_000)]
+    content: Content
     entity_type: EntityType
     entity_id: uuid.UUID
 
 
 class CommentUpdate(Strict):
     version: Version
-    content: Annotated[str, Field(min_length=1, max_length=10_000)]
+    content: Content
 
 
 class CommentRead(Read):
