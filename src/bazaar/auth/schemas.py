@@ -43,7 +43,9 @@ class SignupRequest(Strict):
 
 
 class LoginRequest(Strict):
-    email: Annotated[str, Field(min_length=1, max_length=320)]
+    # Not EmailStr: any wrong value is just a wrong login. But no NUL, which PostgreSQL text
+    # cannot hold (the lookup failed with a 500 instead of a 401).
+    email: Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00]+$")]
     password: GivenPassword
 
 
