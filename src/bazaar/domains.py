@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bazaar.crm.domain import DOMAIN as CRM
 from bazaar.domain import Domain, Seeder
 from bazaar.lending.domain import DOMAIN as LENDING
 from bazaar.scheduler import Job
 from bazaar.sync import conflicts, registry
 
-DOMAINS: tuple[Domain, ...] = (LENDING,)
+DOMAINS: tuple[Domain, ...] = (LENDING, CRM)
 
 
 def names() -> set[str]:

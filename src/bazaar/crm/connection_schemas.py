@@ -1,0 +1,103 @@
+"""Bodies of the admins' CRM connection routes. Secrets are write-only: a read says whether
+each is set, never what it is."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bazaar.crm.models import AuthType, ConnectionStatus
+
+Url = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/$.?#\x00][^\s\x00]*$")]
+# PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
+Secret = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")]
+Label = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+
+REQUIRED: dict[AuthType, tuple[str, ...]] = {
+    AuthType.JWT: ("username", "password"),
+    AuthType.OAUTH: ("token_url", "client_id", "client_secret"),
+    AuthType.API_KEY: ("api_key",),
+}
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: Url | None = None
+    api_version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,20}$")] | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    auth_type: AuthType | None = None
+    username: Label | None = None
+    password: Secret | None = None
+    token_url: Url | None = None
+    client_id: Label | None = None
+    client_secret: Secret | None = None
+    api_key: Secret | None = None
+    api_key_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")] | None = None
+    refresh_margin_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+
+class ConnectionCreate(_Settings):
+    name: Annotated[Label, Field(max_length=100)]
+    base_url: Url
+    auth_type: AuthType
+
+    @model_validator(mode="after")
+    def _credentials_for_the_auth_type(self) -> ConnectionCreate:
+        missing = [name for name in REQUIRED[self.auth_type] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth_type {self.auth_type.value} needs {', '.join(missing)}")
+        return self
+
+    def columns(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ConnectionUpdate(_Settings):
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    name: Annotated[Label, Field(max_length=100)] | None = None
+
+
+class ConnectionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    base_url: str
+    api_version: str
+    timeout_seconds: float
+    max_retries: int
+    rate_limit_per_minute: int | None
+    auth_type: AuthType
+    username: str | None
+    token_url: str | None
+    client_id: str | None
+    api_key_header: str
+    refresh_margin_seconds: int
+    has_password: bool
+    has_client_secret: bool
+    has_api_key: bool
+    status: ConnectionStatus
+    status_message: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ResourceCheck(BaseModel):
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+
+class ConnectionCheck(BaseModel):
+    """`POST /crm/connections/{id}/test`: whether auth works and each resource answers."""
+
+    ok: bool
+    auth: ResourceCheck
+    resources: dict[str, ResourceCheck]

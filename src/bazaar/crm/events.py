@@ -1,0 +1,44 @@
+"""CRM events. A comment is heard by the people of what it is about (its owner and the
+assignees), never by its own author; an assignment by the new assignee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bazaar.events import Audience, Event
+from bazaar.realtime.messages import NotificationType
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentAdded(Event):
+    type: ClassVar[str] = "comment_added"
+    notification: ClassVar[str | None] = NotificationType.COMMENT_ADDED
+    comment_id: str
+    entity_type: str
+    entity_id: str
+    author_id: str
+    recipients: tuple[str, ...]
+    """Owner and assignees of the entity, without the author."""
+
+    def audience(self) -> Audience:
+        return Audience(users=self.recipients)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskAssigned(Event):
+    """Internal for now: realtime has no notification type for an assignment yet (one
+    `task_assigned` in realtime/messages.py and routing.py would make it heard)."""
+
+    type: ClassVar[str] = "crm_task_assigned"
+    notification: ClassVar[str | None] = None
+    task_id: str
+    project_id: str
+    assignee_id: str
+    by: str
+
+    def audience(self) -> Audience:
+        return Audience(users=(self.assignee_id,))
+
+
+EVENTS = (CommentAdded, TaskAssigned)
