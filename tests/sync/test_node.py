@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
-from tests.sync.conftest import API, Hub, NodeFactory
+from tests.sync.conftest import API, Hub, Node, NodeFactory
 
 from bazaar.lending.models import Customer
 from bazaar.stamps import utcnow
@@ -99,9 +99,11 @@ async def test_offline_customer_loan_and_repayment_round_trip(
     assert payments["total"] == 1
 
 
-async def test_edits_of_different_fields_on_both_sides_merge(
-    hub: Hub, field_node: NodeFactory
-) -> None:
+async def edited_on_both_sides(
+    hub: Hub, field_node: NodeFactory, *, offline: dict[str, str], later: dict[str, str]
+) -> tuple[Node, dict[str, Any]]:
+    """A customer of the officer edited on their node (`offline`), then at the hub (`later`),
+    and synced: the node and the customer."""
     customer = await create(
         hub.client,
         "customers/",
@@ -110,19 +112,26 @@ async def test_edits_of_different_fields_on_both_sides_merge(
     )
     node = await field_node("laptop-1")
     on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
-    answer = await node.client.put(
-        f"{API}/customers/{customer['id']}",
-        json={"version": on_node["version"], "address": "Pune"},
-        headers=node.headers,
-    )
-    assert answer.status_code == 200, answer.text
-    answer = await hub.client.put(
-        f"{API}/customers/{customer['id']}",
-        json={"version": customer["version"], "phone": "+91 90000 22222"},
-        headers=hub.admin.headers,
-    )
-    assert answer.status_code == 200, answer.text
+    for client, headers, version, changes in (
+        (node.client, node.headers, on_node["version"], offline),
+        (hub.client, hub.admin.headers, customer["version"], later),
+    ):
+        answer = await client.put(
+            f"{API}/customers/{customer['id']}",
+            json={"version": version, **changes},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
     await node.sync_until_quiet()
+    return node, customer
+
+
+async def test_edits_of_different_fields_on_both_sides_merge(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node, customer = await edited_on_both_sides(
+        hub, field_node, offline={"address": "Pune"}, later={"phone": "+91 90000 22222"}
+    )
     for client, headers in ((hub.client, hub.admin.headers), (node.client, node.headers)):
         merged = await get(client, f"customers/{customer['id']}", headers)
         assert (merged["address"], merged["phone"]) == ("Pune", "+91 90000 22222")
@@ -148,9 +157,11 @@ async def new_loan(
     return await create(node_client, "loans/", body, headers)
 
 
-async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_the_inbox(
+async def terms_edited_while_approved(
     hub: Hub, field_node: NodeFactory
-) -> None:
+) -> tuple[Node, dict[str, Any]]:
+    """An application submitted from a node, its principal edited there offline while the hub
+    approved it: the node (not yet synced since) and the loan."""
     node = await field_node("laptop-1")
     loan = await new_loan(node.client, node.headers)
     await create(node.client, f"loans/{loan['id']}/submit", {}, node.headers)
@@ -163,6 +174,13 @@ async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_t
     )
     assert edit.status_code == 200, edit.text
     await create(hub.client, f"loans/{loan['id']}/approve", {}, hub.admin.headers)
+    return node, loan
+
+
+async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_the_inbox(
+    hub: Hub, field_node: NodeFactory
+) -> None:
+    node, loan = await terms_edited_while_approved(hub, field_node)
 
     report = await node.sync()
     assert report.conflicts == 1
@@ -198,18 +216,7 @@ async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_t
 async def test_a_conflict_is_open_on_the_node_until_the_hub_resolves_it(
     hub: Hub, field_node: NodeFactory
 ) -> None:
-    node = await field_node("laptop-1")
-    loan = await new_loan(node.client, node.headers)
-    await create(node.client, f"loans/{loan['id']}/submit", {}, node.headers)
-    await node.sync_until_quiet()
-    submitted = await get(node.client, f"loans/{loan['id']}", node.headers)
-    edit = await node.client.put(
-        f"{API}/loans/{loan['id']}",
-        json={"version": submitted["version"], "principal": "15000.00"},
-        headers=node.headers,
-    )
-    assert edit.status_code == 200, edit.text
-    await create(hub.client, f"loans/{loan['id']}/approve", {}, hub.admin.headers)
+    node, loan = await terms_edited_while_approved(hub, field_node)
     await node.sync_until_quiet()
 
     [on_node] = await get_list(node.client, "sync/conflicts", node.headers)
@@ -243,27 +250,12 @@ async def test_a_conflict_is_open_on_the_node_until_the_hub_resolves_it(
 async def test_the_officer_hears_when_a_newer_hub_edit_replaced_theirs(
     hub: Hub, field_node: NodeFactory
 ) -> None:
-    customer = await create(
-        hub.client,
-        "customers/",
-        {"full_name": "Asha Dairy", "phone": "+91 90000 11111", "officer_id": str(hub.officer.id)},
-        hub.admin.headers,
+    node, customer = await edited_on_both_sides(
+        hub,
+        field_node,
+        offline={"phone": "+91 90000 33333"},
+        later={"phone": "+91 90000 22222"},
     )
-    node = await field_node("laptop-1")
-    on_node = await get(node.client, f"customers/{customer['id']}", node.headers)
-    offline = await node.client.put(
-        f"{API}/customers/{customer['id']}",
-        json={"version": on_node["version"], "phone": "+91 90000 33333"},
-        headers=node.headers,
-    )
-    assert offline.status_code == 200, offline.text
-    later = await hub.client.put(
-        f"{API}/customers/{customer['id']}",
-        json={"version": customer["version"], "phone": "+91 90000 22222"},
-        headers=hub.admin.headers,
-    )
-    assert later.status_code == 200, later.text
-    await node.sync_until_quiet()
     history = await node.app.state.runtime.realtime.broker.history(
         f"officer:{hub.officer.id}", since=0
     )
