@@ -120,7 +120,9 @@ async def _admin_sql(statement: str) -> None:
         await connection.close()
 
 
-def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
+def migrated_portfolio(database_url: str) -> tuple[dict[str, str], Portfolio]:
+    """The servers' environment for `database_url`, migrated and seeded with a portfolio."""
+    root = str(Path(__file__).parent.parent)
     env = {
         **os.environ,
         "BAZAAR_DATABASE_URL": database_url,
@@ -129,10 +131,14 @@ def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
         "BAZAAR_SCHEDULER_ENABLED": "false",
         # One user drives all the load: the per-user limit would turn it into 429s.
         "BAZAAR_AUTH_LIMIT_PER_USER": "100000000/minute",
-        "PYTHONPATH": str(Path(__file__).parent.parent),
+        "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), root) if p),
     }
     subprocess.run([str(BIN / "bazaar"), "migrate"], env=env, check=True, capture_output=True)
-    portfolio = asyncio.run(_seed(database_url))
+    return env, asyncio.run(_seed(database_url))
+
+
+def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
+    env, portfolio = migrated_portfolio(database_url)
     port = free_port()
     argv = [str(BIN / "uvicorn"), "bench.lending_raw:app", "--port", str(port)]
     with start_server([*argv, "--log-level", "warning"], port, env):

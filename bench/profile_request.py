@@ -12,16 +12,14 @@ Not part of `make bench`: it needs py-spy (ptrace) and wrk, and prints shares, n
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from bench.harness import BIN, free_port, start_server
-from bench.lending import _payments, _seed, _token
+from bench.lending import _payments, _token, migrated_portfolio
 
 # First match from the leaf up names the part a sample belongs to.
 PARTS = (
@@ -51,16 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'profile.db'}"
-        env = {
-            **os.environ,
-            "BAZAAR_DATABASE_URL": url,
-            "BAZAAR_ENVIRONMENT": "test",
-            "BAZAAR_LOG_LEVEL": "WARNING",
-            "BAZAAR_SCHEDULER_ENABLED": "false",
-            "BAZAAR_AUTH_LIMIT_PER_USER": "100000000/minute",
-        }
-        subprocess.run([str(BIN / "bazaar"), "migrate"], env=env, check=True, capture_output=True)
-        portfolio = asyncio.run(_seed(url))
+        env, portfolio = migrated_portfolio(url)
         port = free_port()
         argv = [str(BIN / "bazaar"), "serve", "--port", str(port), "--workers", "1"]
         with start_server(argv, port, env) as server:

@@ -9,18 +9,13 @@ The profile behind the figures is in docs/performance.md.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 from bench.harness import BIN, Stats, free_port, interleaved, load, report, start_server
-from bench.lending import _database, _seed, _token
-
-ROOT = Path(__file__).parent.parent
+from bench.lending import _database, _token, migrated_portfolio
 
 
 def _pinned(argv: list[str]) -> list[str]:
@@ -41,17 +36,7 @@ def _load_off_core_zero() -> Iterator[None]:
 
 
 def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
-    env = {
-        **os.environ,
-        "BAZAAR_DATABASE_URL": database_url,
-        "BAZAAR_ENVIRONMENT": "test",
-        "BAZAAR_LOG_LEVEL": "WARNING",
-        "BAZAAR_SCHEDULER_ENABLED": "false",
-        "BAZAAR_AUTH_LIMIT_PER_USER": "100000000/minute",
-        "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p),
-    }
-    subprocess.run([str(BIN / "bazaar"), "migrate"], env=env, check=True, capture_output=True)
-    portfolio = asyncio.run(_seed(database_url))
+    env, portfolio = migrated_portfolio(database_url)
     api_port, bare_port = free_port(), free_port()
     api = _pinned([str(BIN / "bazaar"), "serve", "--port", str(api_port), "--workers", "1"])
     uvicorn = [str(BIN / "uvicorn"), "bench.baseline_read:app", "--log-level", "warning"]
