@@ -1,4 +1,4 @@
-"""Lending: authenticated GET /api/v1/loans/{id} and POST /api/v1/payments/ next to routes of
+"""Lending: authenticated GET /api/v1/loans/{id} and POST /api/v1/payments next to routes of
 the same app doing the same read / writes with the raw driver (bench/lending_raw.py), on SQLite
 and, when reachable, PostgreSQL.
 
@@ -168,9 +168,9 @@ def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
         report(f"[{backend}] GET /api/v1/loans/{{id}} (auth)", reads["api"], reads["raw"])
         writes = interleaved(
             {
-                "insert": pay("/bench/raw/payments/", portfolio.raw_loans),
-                "rows": pay("/bench/raw/repayments/", portfolio.raw_repaid_loans),
-                "api": pay("/api/v1/payments/", portfolio.api_loans),
+                "insert": pay("/bench/raw/payments", portfolio.raw_loans),
+                "rows": pay("/bench/raw/repayments", portfolio.raw_repaid_loans),
+                "api": pay("/api/v1/payments", portfolio.api_loans),
             },
             rounds,
         )
@@ -178,7 +178,7 @@ def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:
         report(
             f"[{backend}] raw driver, a repayment's rows (auth)", writes["rows"], writes["insert"]
         )
-        report(f"[{backend}] POST /api/v1/payments/ (auth)", writes["api"], writes["insert"])
+        report(f"[{backend}] POST /api/v1/payments (auth)", writes["api"], writes["insert"])
         report(f"[{backend}]   the same, against a repayment's rows", writes["api"], writes["rows"])
 
 

@@ -3,8 +3,8 @@ read and payment writes with the raw driver (aiosqlite or asyncpg), no ORM.
 
 - `/bench/raw/...` authenticate exactly as Bazaar's routes do (`CurrentUser`), so the ratio to
   them is the cost of lending's data path;
-- `/bench/raw/payments/` inserts the payment row alone (no allocation, balances untouched);
-- `/bench/raw/repayments/` writes what recording a repayment writes: the payment with its
+- `/bench/raw/payments` inserts the payment row alone (no allocation, balances untouched);
+- `/bench/raw/repayments` writes what recording a repayment writes: the payment with its
   allocation (lending's own rules), the installments it pays, the loan's balances and version,
   and the two change-log entries, in one transaction under the loan's lock;
 - `/bench/bare/...` skip authentication, to show what it costs.
@@ -345,13 +345,13 @@ async def bare_loan(loan_id: uuid.UUID, user_id: uuid.UUID) -> Response:
     return _json(row) if row is not None else Response(status_code=404)
 
 
-@router.post("/raw/payments/")
+@router.post("/raw/payments")
 async def raw_payment(request: Request, principal: StaffOnly) -> Response:
     payment = orjson.loads(await request.body())
     return _json({"id": await driver.insert_payment(payment, principal.user_id)}, 201)
 
 
-@router.post("/raw/repayments/")
+@router.post("/raw/repayments")
 async def raw_repayment(request: Request, principal: StaffOnly) -> Response:
     payment = orjson.loads(await request.body())
     return _json({"id": await driver.record_repayment(payment, principal.user_id)}, 201)
