@@ -19,8 +19,9 @@ from bazaar.crm.errors import ConnectionNameTaken, ConnectionNotFound, StaleVers
 from bazaar.crm.models import CrmConnection
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
+from bazaar.routing import Route
 
-router = APIRouter(prefix="/crm/connections", tags=["crm connections"])
+router = APIRouter(prefix="/crm/connections", tags=["crm connections"], route_class=Route)
 
 
 async def _connection(
