@@ -3,6 +3,8 @@ assignment by the project's managers."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from tests.crm.conftest import Crm
 
 
@@ -74,6 +76,17 @@ async def test_assignment_is_the_managers_and_the_assignee_moves_the_task(crm: C
     assert reassign.status_code == 403
     assert reassign.json()["error"]["code"] == "not_manager"
     assert stale.status_code == 409
+
+
+async def test_the_new_assignee_hears_of_the_assignment(crm: Crm, app: FastAPI) -> None:
+    task = await crm.task((await crm.project())["id"])
+
+    assigned = await crm.send("PATCH", f"tasks/{task['id']}/assign", assignee_id=str(crm.other.id))
+    history = await app.state.runtime.realtime.broker.history(f"user:{crm.other.id}", since=0)
+
+    assert assigned.status_code == 200
+    heard = [p.payload for p in history.publications if p.payload["type"] == "task_assigned"]
+    assert [h["data"]["task_id"] for h in heard] == [task["id"]]
 
 
 async def test_a_task_with_live_sub_tasks_is_not_deleted(crm: Crm) -> None:

@@ -27,11 +27,8 @@ class CommentAdded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TaskAssigned(Event):
-    """Internal for now: realtime has no notification type for an assignment yet (one
-    `task_assigned` in realtime/messages.py and routing.py would make it heard)."""
-
-    type: ClassVar[str] = "crm_task_assigned"
-    notification: ClassVar[str | None] = None
+    type: ClassVar[str] = "task_assigned"
+    notification: ClassVar[str | None] = NotificationType.TASK_ASSIGNED
     task_id: str
     project_id: str
     assignee_id: str

@@ -21,6 +21,7 @@ class NotificationType(StrEnum):
     PAYMENT_REVERSED = "payment_reversed"
     SYNC_STATUS = "sync_status"
     COMMENT_ADDED = "comment_added"
+    TASK_ASSIGNED = "task_assigned"
     INVENTORY_UPDATE = "inventory_update"
     SYSTEM_MAINTENANCE = "system_maintenance"
     USER_ONLINE = "user_online"

@@ -29,6 +29,7 @@ _BUSINESS = frozenset(
         T.PAYMENT_RECEIVED,
         T.PAYMENT_REVERSED,
         T.COMMENT_ADDED,
+        T.TASK_ASSIGNED,
         T.INVENTORY_UPDATE,
         T.SYSTEM_MAINTENANCE,
     }
