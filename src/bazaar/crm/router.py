@@ -44,12 +44,11 @@ from bazaar.crm.schemas import (
 )
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
+from bazaar.pagination import Limit, Offset
 from bazaar.routing import Route
 
 router = APIRouter(route_class=Route)
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 ReadT = TypeVar("ReadT", bound=BaseModel)
 
 
