@@ -21,6 +21,10 @@ async def paged_routes(lending: Lending) -> list[str]:
         f"{API}/loans/status/draft",
         f"{API}/payments/",
         f"{API}/payments/loan/{loan['id']}",
+        f"{API}/api-keys",
+        f"{API}/sync/peers",
+        f"{API}/sync/conflicts",
+        f"{API}/crm/connections",
     ]
 
 

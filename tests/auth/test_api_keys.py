@@ -31,7 +31,7 @@ async def test_the_key_is_shown_once_and_stored_as_a_digest(
     officer = await login_as(Role.OFFICER)
 
     created = await create_key(client, officer)
-    listed = (await client.get(KEYS, headers=officer.headers)).json()
+    listed = (await client.get(KEYS, headers=officer.headers)).json()["items"]
 
     key = str(created["key"])
     assert key.startswith(f"{created['prefix']}_")
@@ -146,7 +146,7 @@ async def test_a_role_change_or_deactivation_suspends_the_keys_until_new_ones_ar
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_token"
     listed = await client.get(KEYS, headers=admin.headers, params={"owner_id": str(owner.id)})
-    assert [k["revoked_at"] is not None for k in listed.json()] == [True]
+    assert [k["revoked_at"] is not None for k in listed.json()["items"]] == [True]
     reissued = await client.post(
         KEYS,
         headers=admin.headers,
@@ -167,10 +167,25 @@ async def test_others_keys_are_invisible_except_to_admins(
     )
     key = await create_key(client, officer)
 
-    assert (await client.get(KEYS, headers=customer.headers)).json() == []
+    assert (await client.get(KEYS, headers=customer.headers)).json()["items"] == []
     assert (await client.delete(f"{KEYS}/{key['id']}", headers=customer.headers)).status_code == 404
     admin_view = await client.get(KEYS, headers=admin.headers, params={"owner_id": str(officer.id)})
-    assert [k["id"] for k in admin_view.json()] == [key["id"]]
+    assert [k["id"] for k in admin_view.json()["items"]] == [key["id"]]
+
+
+async def test_keys_are_listed_a_page_at_a_time(
+    client: httpx.AsyncClient, login_as: LoginAs
+) -> None:
+    officer = await login_as(Role.OFFICER)
+    made = [str((await create_key(client, officer))["id"]) for _ in range(3)]
+
+    pages = [
+        (await client.get(KEYS, headers=officer.headers, params={"limit": 2, "offset": offset}))
+        for offset in (0, 2)
+    ]
+
+    assert [page.json()["total"] for page in pages] == [3, 3]
+    assert [k["id"] for page in pages for k in page.json()["items"]] == sorted(made)
 
 
 async def test_only_admins_mint_keys_for_others(

@@ -186,7 +186,7 @@ async def test_terms_edited_offline_on_an_application_approved_meanwhile_go_to_t
     assert report.conflicts == 1
     status = await get(node.client, f"sync/status/loan/{loan['id']}", node.headers)
     assert status["status"] == "conflict"
-    [conflict] = (await hub.client.get(f"{API}/sync/conflicts", headers=hub.admin.headers)).json()
+    [conflict] = await get_list(hub.client, "sync/conflicts", hub.admin.headers)
     assert conflict["fields"]["principal"] == {
         "base": "12000",
         "server": "12000",
@@ -443,7 +443,7 @@ async def test_offline_items_wait_with_backoff_and_force_sends_them(
 async def get_list(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> list[Any]:
     answer = await client.get(f"{API}/{path}", headers=headers)
     assert answer.status_code == 200, answer.text
-    return list(answer.json())
+    return list(answer.json()["items"])
 
 
 async def test_a_push_the_hub_keeps_refusing_backs_off_then_fails_and_retries_on_command(

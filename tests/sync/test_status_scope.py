@@ -81,8 +81,8 @@ async def test_officers_see_only_their_own_nodes_rejections_and_conflicts(
 
     theirs = await get(client, "sync/failed-items", other)
     assert theirs == {"items": [], "rejected": []}
-    assert await get(client, "sync/conflicts", other) == []
-    assert [p["node_id"] for p in await get(client, "sync/peers", other)] == ["laptop-b"]
+    assert (await get(client, "sync/conflicts", other))["items"] == []
+    assert [p["node_id"] for p in (await get(client, "sync/peers", other))["items"]] == ["laptop-b"]
     summary = await get(client, "dashboard/sync-summary", other)
     assert (summary["open_conflicts"], summary["rejected_mutations"], summary["peers"]) == (0, 0, 1)
     conflict_id = results[1]["conflict_id"]
@@ -96,19 +96,22 @@ async def test_officers_see_only_their_own_nodes_rejections_and_conflicts(
 
     [rejected] = (await get(client, "sync/failed-items", officer))["rejected"]
     assert (rejected["node_id"], rejected["payload"]["changes"]["amount"]) == ("laptop-a", "700")
-    [conflict] = await get(client, "sync/conflicts", officer)
+    [conflict] = (await get(client, "sync/conflicts", officer))["items"]
     assert conflict["fields"]["principal"]["client"] == "15000"
-    assert [p["node_id"] for p in await get(client, "sync/peers", officer)] == ["laptop-a"]
+    own = (await get(client, "sync/peers", officer))["items"]
+    assert [p["node_id"] for p in own] == ["laptop-a"]
     summary = await get(client, "dashboard/sync-summary", officer)
     assert (summary["open_conflicts"], summary["rejected_mutations"], summary["peers"]) == (1, 1, 1)
 
     assert len((await get(client, "sync/failed-items", admin))["rejected"]) == 1
-    assert [c["id"] for c in await get(client, "sync/conflicts", admin)] == [conflict_id]
-    peers = await get(client, "sync/peers", admin)
+    assert [c["id"] for c in (await get(client, "sync/conflicts", admin))["items"]] == [conflict_id]
+    peers = (await get(client, "sync/peers", admin))["items"]
     assert [(p["node_id"], p["user_id"]) for p in peers] == [
         ("laptop-a", str(officer.id)),
         ("laptop-b", str(other.id)),
     ]
+    second = await get(client, "sync/peers?limit=1&offset=1", admin)
+    assert ([p["node_id"] for p in second["items"]], second["total"]) == (["laptop-b"], 2)
 
 
 async def test_a_conflict_on_a_row_moved_to_another_officer_follows_the_row(
@@ -127,10 +130,10 @@ async def test_a_conflict_on_a_row_moved_to_another_officer_follows_the_row(
     )
     assert moved.status_code == 200, moved.text  # the customer's loans move with them
 
-    assert [c["id"] for c in await get(client, "sync/conflicts", successor)] == [
+    assert [c["id"] for c in (await get(client, "sync/conflicts", successor))["items"]] == [
         conflicted["conflict_id"]
     ]
-    assert await get(client, "sync/conflicts", officer) == []
+    assert (await get(client, "sync/conflicts", officer))["items"] == []
 
 
 async def test_on_a_node_an_officer_sees_and_retries_only_items_on_their_own_rows(

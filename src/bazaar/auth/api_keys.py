@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.errors import ApiKeyNotFound
@@ -52,11 +52,15 @@ async def create_api_key(
     return CreatedApiKey(record=record, key=secret.key)
 
 
-async def list_api_keys(*, session: AsyncSession, owner_id: uuid.UUID | None) -> Sequence[ApiKey]:
-    query = select(ApiKey).order_by(ApiKey.id)
-    if owner_id is not None:
-        query = query.where(ApiKey.owner_id == owner_id)
-    return (await session.scalars(query)).all()
+async def list_api_keys(
+    *, session: AsyncSession, owner_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[Sequence[ApiKey], int]:
+    where = [] if owner_id is None else [ApiKey.owner_id == owner_id]
+    total = await session.scalar(select(func.count()).select_from(ApiKey).where(*where))
+    keys = await session.scalars(
+        select(ApiKey).where(*where).order_by(ApiKey.id).limit(limit).offset(offset)
+    )
+    return keys.all(), total or 0
 
 
 async def revoke_api_key(

@@ -18,6 +18,7 @@ from bazaar.auth.roles import Role
 from bazaar.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
+from bazaar.pagination import Page, Paging
 from bazaar.routing import Route
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"], route_class=Route)
@@ -46,13 +47,15 @@ async def create_api_key(
 
 @router.get("", responses=error_responses())
 async def list_api_keys(
-    principal: CurrentUser, session: SessionDep, owner_id: uuid.UUID | None = None
-) -> list[ApiKeyRead]:
+    principal: CurrentUser, session: SessionDep, page: Paging, owner_id: uuid.UUID | None = None
+) -> Page[ApiKeyRead]:
     """Your keys; admins see everyone's, or one owner's with `owner_id`."""
     if principal.role != Role.ADMIN:
         owner_id = principal.user_id
-    keys = await api_keys.list_api_keys(session=session, owner_id=owner_id)
-    return [ApiKeyRead.model_validate(key) for key in keys]
+    keys, total = await api_keys.list_api_keys(
+        session=session, owner_id=owner_id, limit=page.limit, offset=page.offset
+    )
+    return page.of([ApiKeyRead.model_validate(key) for key in keys], total)
 
 
 @router.delete(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.crm.client import CRMAuthError, CRMClient, CRMError, CRMSettings
@@ -44,9 +44,14 @@ async def get_connection(*, session: AsyncSession, connection_id: uuid.UUID) -> 
     return connection
 
 
-async def list_connections(*, session: AsyncSession) -> list[CrmConnection]:
-    rows = await session.execute(select(CrmConnection).order_by(CrmConnection.name))
-    return list(rows.scalars())
+async def list_connections(
+    *, session: AsyncSession, limit: int, offset: int
+) -> tuple[list[CrmConnection], int]:
+    total = await session.scalar(select(func.count()).select_from(CrmConnection))
+    rows = await session.scalars(
+        select(CrmConnection).order_by(CrmConnection.name).limit(limit).offset(offset)
+    )
+    return list(rows), total or 0
 
 
 async def _check_name(session: AsyncSession, name: str, own: uuid.UUID | None) -> None:

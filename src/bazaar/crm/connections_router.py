@@ -19,6 +19,7 @@ from bazaar.crm.errors import ConnectionNameTaken, ConnectionNotFound, StaleVers
 from bazaar.crm.models import CrmConnection
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
+from bazaar.pagination import Page, Paging
 from bazaar.routing import Route
 
 router = APIRouter(prefix="/crm/connections", tags=["crm connections"], route_class=Route)
@@ -42,9 +43,13 @@ async def create_connection(
 
 
 @router.get("")
-async def list_connections(session: SessionDep, principal: AdminOnly) -> list[ConnectionRead]:
-    rows = await connections.list_connections(session=session)
-    return [ConnectionRead.model_validate(row) for row in rows]
+async def list_connections(
+    session: SessionDep, principal: AdminOnly, page: Paging
+) -> Page[ConnectionRead]:
+    rows, total = await connections.list_connections(
+        session=session, limit=page.limit, offset=page.offset
+    )
+    return page.of([ConnectionRead.model_validate(row) for row in rows], total)
 
 
 @router.get("/{connection_id}", responses=error_responses(ConnectionNotFound))

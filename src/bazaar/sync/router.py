@@ -15,7 +15,7 @@ from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
-from bazaar.pagination import Limit
+from bazaar.pagination import Limit, Page, Paging
 from bazaar.routing import Route
 from bazaar.stamps import utcnow
 from bazaar.sync import pull, service
@@ -239,16 +239,19 @@ async def retry_failed(session: SessionDep, principal: StaffOnly) -> dict[str, i
     return {"retried": await service.retry_failed(session=session, principal=principal)}
 
 
-@router.get("/conflicts", response_model=list[ConflictRead])
+@router.get("/conflicts")
 async def conflicts(
     session: SessionDep,
     principal: StaffOnly,
-    status: ConflictStatus | None = ConflictStatus.OPEN,
-    limit: Limit = 50,
-) -> Any:
-    return await service.list_conflicts(
-        session=session, principal=principal, status=status, limit=limit
+    page: Paging,
+    status: ConflictStatus = ConflictStatus.OPEN,
+) -> Page[ConflictRead]:
+    """The conflict inbox in the caller's portfolio, newest first, with both sides of each
+    field. On a node, the open conflicts on its rows as the hub last sent them."""
+    found, total = await service.list_conflicts(
+        session=session, principal=principal, status=status, limit=page.limit, offset=page.offset
     )
+    return page.of([ConflictRead.model_validate(c) for c in found], total)
 
 
 @router.post(
@@ -282,9 +285,14 @@ async def resolve(
     )
 
 
-@router.get("/peers", response_model=list[PeerRead])
-async def peers(session: SessionDep, principal: StaffOnly) -> Any:
-    return await service.peers(session=session, principal=principal)
+@router.get("/peers")
+async def peers(session: SessionDep, principal: StaffOnly, page: Paging) -> Page[PeerRead]:
+    """The other ends of this Bazaar's sync: on a hub its field nodes (an officer sees their
+    own), on a node its hub, with cursors, last contact and the last error."""
+    found, total = await service.peers(
+        session=session, principal=principal, limit=page.limit, offset=page.offset
+    )
+    return page.of([PeerRead.model_validate(p) for p in found], total)
 
 
 @dashboard.get("/network-status", response_model=NetworkStatus)

@@ -193,18 +193,20 @@ async def list_conflicts(
     *,
     session: AsyncSession,
     principal: Principal | None,
-    status: ConflictStatus | None,
+    status: ConflictStatus,
     limit: int,
-) -> Sequence[Conflict]:
-    query = (
+    offset: int,
+) -> tuple[Sequence[Conflict], int]:
+    where = [_conflicts_visible(principal), Conflict.status == status]
+    total = await session.scalar(select(func.count()).select_from(Conflict).where(*where))
+    found = await session.scalars(
         select(Conflict)
-        .where(_conflicts_visible(principal))
-        .order_by(Conflict.created_at.desc())
+        .where(*where)
+        .order_by(Conflict.created_at.desc(), Conflict.id.desc())
         .limit(limit)
+        .offset(offset)
     )
-    if status is not None:
-        query = query.where(Conflict.status == status)
-    return (await session.execute(query)).scalars().all()
+    return found.all(), total or 0
 
 
 async def resolve_conflict(
@@ -271,9 +273,15 @@ async def node_contacts(*, session: AsyncSession, principal: Principal) -> Seque
     return (await session.execute(query)).scalars().all()
 
 
-async def peers(*, session: AsyncSession, principal: Principal | None) -> Sequence[SyncPeer]:
-    query = select(SyncPeer).where(_peers_visible(principal)).order_by(SyncPeer.node_id)
-    return (await session.execute(query)).scalars().all()
+async def peers(
+    *, session: AsyncSession, principal: Principal | None, limit: int, offset: int
+) -> tuple[Sequence[SyncPeer], int]:
+    visible = _peers_visible(principal)
+    total = await session.scalar(select(func.count()).select_from(SyncPeer).where(visible))
+    found = await session.scalars(
+        select(SyncPeer).where(visible).order_by(SyncPeer.node_id).limit(limit).offset(offset)
+    )
+    return found.all(), total or 0
 
 
 async def summary(*, session: AsyncSession, principal: Principal | None) -> dict[str, Any]:
