@@ -64,5 +64,7 @@ async def list_api_keys(
     responses=error_responses(ApiKeyNotFound),
 )
 async def revoke_api_key(key_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> None:
+    """Revoke a key at once (its open WebSockets close too). Your own keys; admins any. Revoking
+    twice is harmless; someone else's key is 404."""
     owner = None if principal.role == Role.ADMIN else principal.user_id
     await api_keys.revoke_api_key(session=session, key_id=key_id, owner_id=owner)

@@ -126,6 +126,9 @@ async def _sign_in(
 async def login(
     body: LoginRequest, request: Request, session: SessionDep, context: AuthContextDep
 ) -> TokenResponse:
+    """Sign in with email and password: an access token (JWT, 15 minutes) and a single-use
+    refresh token. A wrong password and an unknown email get the same 401; attempts are
+    rate-limited per account and per address (429 with Retry-After)."""
     return await _sign_in(request, session, context, email=body.email, password=body.password)
 
 
@@ -168,6 +171,8 @@ async def logout(claims: PasswordUser, session: SessionDep, context: AuthContext
 
 @auth.get("/me", responses=error_responses())
 async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
+    """The signed-in user (or the API key's owner): id, email, name, role. An officer finds
+    their own id here."""
     return UserRead.model_validate(
         await service.read_profile(session=session, user_id=principal.user_id)
     )

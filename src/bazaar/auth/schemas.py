@@ -19,6 +19,7 @@ from pydantic import (
 
 from bazaar.auth.passwords import MAX_LENGTH, MIN_LENGTH, check_password_policy
 from bazaar.auth.roles import Role, Scope
+from bazaar.examples import OFFICER_ID, example
 from bazaar.text import Line
 
 
@@ -46,6 +47,15 @@ Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{3,30}$")]
 
 
 class SignupRequest(Strict):
+    model_config = example(
+        {
+            "email": "ravi@example.com",
+            "password": "kirana-ledger-42",
+            "full_name": "Ravi Kumar",
+            "phone": "+91 98765 43210",
+        }
+    )
+
     email: Email
     password: NewPassword
     full_name: FullName
@@ -56,6 +66,8 @@ GivenEmail = Annotated[Line, Field(min_length=1, max_length=320)]
 
 
 class LoginRequest(Strict):
+    model_config = example({"email": "officer@demo.bazaar", "password": "demo-password"})
+
     email: GivenEmail
     password: GivenPassword
 
@@ -64,16 +76,26 @@ class TokenForm(BaseModel):
     """The OAuth2 password grant's form (RFC 6749 §4.3.2), for /docs; `username` is the email.
     Other fields a client sends (`scope`, `client_id`) are ignored."""
 
+    model_config = example(
+        {"grant_type": "password", "username": "officer@demo.bazaar", "password": "demo-password"}
+    )
+
     grant_type: Literal["password"] | None = None
     username: GivenEmail
     password: GivenPassword
 
 
 class RefreshRequest(Strict):
+    model_config = example({"refresh_token": "bzr_rt_hE2sZk0yq3Vd1bW8nQ4tX7uR9aC5fG6jL0mP2oS3vY"})
+
     refresh_token: Annotated[Line, Field(min_length=1, max_length=2048)]
 
 
 class ChangePasswordRequest(Strict):
+    model_config = example(
+        {"current_password": "demo-password", "new_password": "kirana-ledger-42"}
+    )
+
     current_password: GivenPassword
     new_password: NewPassword
 
@@ -101,6 +123,16 @@ class UserRead(Strict):
 class UserCreate(Strict):
     """An account made by an admin: staff, node machine accounts, or a customer on their behalf."""
 
+    model_config = example(
+        {
+            "email": "asha@example.com",
+            "password": "field-visits-2027",
+            "full_name": "Asha Rao",
+            "phone": "+91 90000 11111",
+            "role": "officer",
+        }
+    )
+
     email: Email
     password: NewPassword
     full_name: FullName
@@ -111,6 +143,8 @@ class UserCreate(Strict):
 class UserUpdate(Strict):
     """Fields left out stay as they are. `role` and `is_active` are for admins, on others only."""
 
+    model_config = example({"full_name": "Asha Rao", "phone": "+91 90000 22222", "is_active": True})
+
     full_name: FullName | None = None
     phone: Phone | None = None
     role: Role | None = None
@@ -118,6 +152,8 @@ class UserUpdate(Strict):
 
 
 class ApiKeyCreate(Strict):
+    model_config = example({"name": "Asha laptop", "scope": "sync", "owner_id": OFFICER_ID})
+
     name: Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scope: Scope = Scope.READ
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
@@ -144,10 +180,14 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 class SetPasswordRequest(Strict):
+    model_config = example({"new_password": "field-visits-2027"})
+
     new_password: NewPassword
 
 
 class PasswordResetRequest(Strict):
+    model_config = example({"email": "officer@demo.bazaar"})
+
     email: Annotated[str, Field(min_length=1, max_length=320)]
 
 
@@ -156,6 +196,10 @@ class PasswordResetAccepted(Strict):
 
 
 class PasswordResetConfirm(Strict):
+    model_config = example(
+        {"token": "bzr_pr_Qm3xT8vK1nB6cZ0rW5yH2jD9fL4sA7gE", "new_password": "kirana-ledger-42"}
+    )
+
     token: Annotated[str, Field(min_length=1, max_length=256)]
     new_password: NewPassword
 

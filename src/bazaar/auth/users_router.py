@@ -44,6 +44,8 @@ async def list_users(
     is_active: bool | None = None,
     q: Annotated[Line | None, Query(max_length=100, description="Email or name contains")] = None,
 ) -> Page[UserRead]:
+    """Admins: every account, filtered by `role`, `is_active` and `q` (email or name contains),
+    a page at a time. How an admin finds an officer's id."""
     found = await service.list_users(
         session=session,
         role=role,
@@ -78,6 +80,7 @@ async def create_user(
 
 @router.get("/me", responses=error_responses())
 async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
+    """The signed-in user's own profile (the same as GET /auth/me)."""
     return UserRead.model_validate(
         await service.read_profile(session=session, user_id=principal.user_id)
     )
@@ -85,6 +88,7 @@ async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
 
 @router.get("/{user_id}", responses=error_responses(InsufficientRole, UserNotFound))
 async def read_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UserRead:
+    """One account: admins read anyone, everyone else only themselves (403 otherwise)."""
     _ensure_self_or_admin(principal, user_id)
     return UserRead.model_validate(await service.read_profile(session=session, user_id=user_id))
 

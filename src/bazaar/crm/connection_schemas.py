@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bazaar.crm.models import AuthType, ConnectionStatus
+from bazaar.examples import example
 
 Url = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/$.?#\x00][^\s\x00]*$")]
 # PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
@@ -43,6 +44,17 @@ class _Settings(BaseModel):
 
 
 class ConnectionCreate(_Settings):
+    model_config = example(
+        {
+            "name": "Head office CRM",
+            "base_url": "https://crm.example.com/api",
+            "auth_type": "jwt",
+            "username": "bazaar",
+            "password": "crm-password",
+            "timeout_seconds": 20,
+        }
+    )
+
     name: Annotated[Label, Field(max_length=100)]
     base_url: Url
     auth_type: AuthType
@@ -59,6 +71,8 @@ class ConnectionCreate(_Settings):
 
 
 class ConnectionUpdate(_Settings):
+    model_config = example({"version": 1, "timeout_seconds": 30, "max_retries": 3})
+
     version: Annotated[int, Field(ge=1, le=2**31 - 1)]
     name: Annotated[Label, Field(max_length=100)] | None = None
 

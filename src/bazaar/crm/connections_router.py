@@ -38,6 +38,8 @@ ConnectionDep = Annotated[CrmConnection, Depends(_connection)]
 async def create_connection(
     body: ConnectionCreate, session: SessionDep, principal: AdminOnly
 ) -> ConnectionRead:
+    """Admins: connect an external CRM; the credentials its `auth_type` needs are required and
+    never returned."""
     connection = await connections.create_connection(session=session, data=body)
     return ConnectionRead.model_validate(connection)
 
@@ -46,6 +48,7 @@ async def create_connection(
 async def list_connections(
     session: SessionDep, principal: AdminOnly, page: Paging
 ) -> Page[ConnectionRead]:
+    """Admins: the external CRM connections, by name, without secrets, a page at a time."""
     rows, total = await connections.list_connections(
         session=session, limit=page.limit, offset=page.offset
     )
@@ -54,6 +57,8 @@ async def list_connections(
 
 @router.get("/{connection_id}", responses=error_responses(ConnectionNotFound))
 async def get_connection(connection: ConnectionDep) -> ConnectionRead:
+    """Admins: one connection, without secrets (`has_password`, `has_client_secret`,
+    `has_api_key`) and its `status`."""
     return ConnectionRead.model_validate(connection)
 
 
@@ -64,12 +69,15 @@ async def get_connection(connection: ConnectionDep) -> ConnectionRead:
 async def update_connection(
     body: ConnectionUpdate, connection: ConnectionDep, session: SessionDep
 ) -> ConnectionRead:
+    """Admins: change a connection; `version` must be the one read. Saving reactivates an
+    `auth_failed` connection; changing auth fields drops its stored token."""
     updated = await connections.update_connection(session=session, connection=connection, data=body)
     return ConnectionRead.model_validate(updated)
 
 
 @router.delete("/{connection_id}", status_code=204, responses=error_responses(ConnectionNotFound))
 async def delete_connection(connection: ConnectionDep, session: SessionDep) -> Response:
+    """Admins: remove a connection and its stored token."""
     await connections.delete_connection(session=session, connection=connection)
     return Response(status_code=204)
 

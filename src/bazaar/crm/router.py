@@ -62,6 +62,8 @@ def _page(
 
 @router.post("/clients", status_code=201, tags=["crm"])
 async def create_client(body: ClientCreate, session: SessionDep, principal: CrmUser) -> ClientRead:
+    """A CRM client, owned by the caller (admins may name `owner_id`), optionally linked to a
+    lending customer they can see."""
     client = await service.create_client(session=session, principal=principal, data=body)
     return ClientRead.model_validate(client)
 
@@ -77,6 +79,7 @@ async def list_clients(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[ClientRead]:
+    """Clients in the caller's scope, searched by name or company with `q`, a page at a time."""
     found = await service.list_clients(
         session=session, principal=principal, q=q, owner_id=owner_id, limit=limit, offset=offset
     )
@@ -85,6 +88,7 @@ async def list_clients(
 
 @router.get("/clients/{client_id}", tags=["crm"], responses=error_responses(ClientNotFound))
 async def get_client(client: ClientDep) -> ClientRead:
+    """One client in the caller's scope; anyone else's is 404."""
     return ClientRead.model_validate(client)
 
 
@@ -94,6 +98,7 @@ async def get_client(client: ClientDep) -> ClientRead:
 async def update_client(
     body: ClientUpdate, client: ClientDep, session: SessionDep, principal: CrmUser
 ) -> ClientRead:
+    """Change a client; `version` must be the one read. Only admins change `owner_id`."""
     updated = await service.update_client(
         session=session, principal=principal, client=client, data=body
     )
@@ -107,6 +112,7 @@ async def update_client(
     responses=error_responses(ClientNotFound, HasLiveChildren),
 )
 async def delete_client(client: ClientDep, session: SessionDep) -> Response:
+    """Soft-delete a client without live projects (409 `has_live_children` otherwise)."""
     await service.delete_client(session=session, client=client)
     return Response(status_code=204)
 
@@ -121,6 +127,7 @@ async def client_projects(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[ProjectRead]:
+    """A client's projects, within the caller's scope, a page at a time."""
     found = await service.list_projects(
         session=session, principal=principal, client_id=client.id, limit=limit, offset=offset
     )
@@ -131,6 +138,7 @@ async def client_projects(
 async def create_project(
     body: ProjectCreate, session: SessionDep, principal: CrmUser
 ) -> ProjectRead:
+    """A project, owned by the caller (admins may name `owner_id`), optionally for a client."""
     project = await service.create_project(session=session, principal=principal, data=body)
     return ProjectRead.model_validate(project)
 
@@ -145,6 +153,8 @@ async def list_projects(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[ProjectRead]:
+    """Projects in the caller's scope, filtered by `status`, `client_id` and `owner_id`, a page
+    at a time."""
     found = await service.list_projects(
         session=session,
         principal=principal,
@@ -159,6 +169,7 @@ async def list_projects(
 
 @router.get("/projects/{project_id}", tags=["crm"], responses=error_responses(ProjectNotFound))
 async def get_project(project: ProjectDep) -> ProjectRead:
+    """One project in the caller's scope; anyone else's is 404."""
     return ProjectRead.model_validate(project)
 
 
@@ -172,6 +183,8 @@ async def get_project(project: ProjectDep) -> ProjectRead:
 async def update_project(
     body: ProjectUpdate, project: ProjectDep, session: SessionDep, principal: CrmUser
 ) -> ProjectRead:
+    """Change a project, status included (an illegal move is 409 with `details.allowed`);
+    `version` must be the one read."""
     updated = await service.update_project(
         session=session, principal=principal, project=project, data=body
     )
@@ -185,6 +198,7 @@ async def update_project(
     responses=error_responses(ProjectNotFound, HasLiveChildren, NotManager),
 )
 async def delete_project(project: ProjectDep, session: SessionDep, principal: CrmUser) -> Response:
+    """Soft-delete a project without live tasks (409 `has_live_children` otherwise)."""
     await service.delete_project(session=session, principal=principal, project=project)
     return Response(status_code=204)
 
@@ -200,6 +214,7 @@ async def project_tasks(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TaskRead]:
+    """A project's tasks, within the caller's scope, a page at a time."""
     found = await tasks.list_tasks(
         session=session,
         principal=principal,
@@ -218,6 +233,8 @@ async def project_tasks(
     responses=error_responses(ProjectNotFound, TaskNotFound, NotManager, TaskCycle),
 )
 async def create_task(body: TaskCreate, session: SessionDep, principal: CrmUser) -> TaskRead:
+    """A task in a project the caller manages, optionally assigned and under a parent task of
+    the same project."""
     task = await tasks.create_task(session=session, principal=principal, data=body)
     return TaskRead.model_validate(task)
 
@@ -233,6 +250,8 @@ async def list_tasks(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[TaskRead]:
+    """Tasks in the caller's scope, filtered by `status`, `assignee_id`, `project_id` and
+    `overdue`, a page at a time."""
     found = await tasks.list_tasks(
         session=session,
         principal=principal,
@@ -248,6 +267,7 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", tags=["crm"], responses=error_responses(TaskNotFound))
 async def get_task(task: TaskDep) -> TaskRead:
+    """One task in the caller's scope; anyone else's is 404."""
     return TaskRead.model_validate(task)
 
 
@@ -259,6 +279,8 @@ async def get_task(task: TaskDep) -> TaskRead:
 async def update_task(
     body: TaskUpdate, task: TaskDep, session: SessionDep, principal: CrmUser
 ) -> TaskRead:
+    """Change a task's fields (its status moves through PATCH /tasks/{id}/status); `version`
+    must be the one read."""
     updated = await tasks.update_task(session=session, principal=principal, task=task, data=body)
     return TaskRead.model_validate(updated)
 
@@ -271,6 +293,8 @@ async def update_task(
 async def assign_task(
     body: TaskAssign, task: TaskDep, session: SessionDep, principal: CrmUser
 ) -> TaskRead:
+    """Give the task to an active officer or admin, or to nobody (`null`); the new assignee,
+    unless it is the caller, is notified (task_assigned)."""
     updated = await tasks.assign_task(session=session, principal=principal, task=task, data=body)
     return TaskRead.model_validate(updated)
 
@@ -283,6 +307,8 @@ async def assign_task(
 async def change_task_status(
     body: TaskStatusChange, task: TaskDep, session: SessionDep, principal: CrmUser
 ) -> TaskRead:
+    """Move a task's status; an illegal move is 409 `illegal_transition` with
+    `details.allowed`."""
     updated = await tasks.change_status(session=session, principal=principal, task=task, data=body)
     return TaskRead.model_validate(updated)
 
@@ -294,6 +320,7 @@ async def change_task_status(
     responses=error_responses(TaskNotFound, HasLiveChildren, NotManager),
 )
 async def delete_task(task: TaskDep, session: SessionDep, principal: CrmUser) -> Response:
+    """Soft-delete a task without live sub-tasks (409 `has_live_children` otherwise)."""
     await tasks.delete_task(session=session, principal=principal, task=task)
     return Response(status_code=204)
 
@@ -305,6 +332,8 @@ async def delete_task(task: TaskDep, session: SessionDep, principal: CrmUser) ->
     responses=error_responses(ClientNotFound, ProjectNotFound, TaskNotFound),
 )
 async def add_comment(body: CommentCreate, session: SessionDep, principal: CrmUser) -> CommentRead:
+    """Comment on a project, task or client the caller can see; the people it concerns are
+    notified (comment_added), never its author."""
     comment = await comments.add_comment(session=session, principal=principal, data=body)
     return CommentRead.model_validate(comment)
 
@@ -318,6 +347,8 @@ async def list_comments(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[CommentRead]:
+    """Comments on one project, task or client the caller can see, oldest first, a page at a
+    time."""
     found = await comments.list_comments(
         session=session,
         principal=principal,
@@ -331,6 +362,7 @@ async def list_comments(
 
 @router.get("/comments/{comment_id}", tags=["crm"], responses=error_responses(CommentNotFound))
 async def get_comment(comment: CommentDep) -> CommentRead:
+    """One comment on something the caller can see."""
     return CommentRead.model_validate(comment)
 
 
@@ -342,6 +374,8 @@ async def get_comment(comment: CommentDep) -> CommentRead:
 async def update_comment(
     body: CommentUpdate, comment: CommentDep, session: SessionDep, principal: CrmUser
 ) -> CommentRead:
+    """Change your own comment (admins: any; else 403 `not_author`); `version` must be the one
+    read."""
     updated = await comments.update_comment(
         session=session, principal=principal, comment=comment, data=body
     )
@@ -355,6 +389,7 @@ async def update_comment(
     responses=error_responses(CommentNotFound, NotAuthor),
 )
 async def delete_comment(comment: CommentDep, session: SessionDep, principal: CrmUser) -> Response:
+    """Soft-delete your own comment (admins: any; else 403 `not_author`)."""
     await comments.delete_comment(session=session, principal=principal, comment=comment)
     return Response(status_code=204)
 

@@ -10,6 +10,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.crm.rules import EntityType, Priority, ProjectStatus, TaskStatus
+from bazaar.examples import OFFICER_ID, RECORD_ID, example
 
 # PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
 NO_NUL = r"^[^\x00]*$"
@@ -39,6 +40,16 @@ class Page(BaseModel, Generic[ItemT]):
 
 
 class ClientCreate(Strict):
+    model_config = example(
+        {
+            "name": "Sharma Traders",
+            "contact_person": "Neha Sharma",
+            "email": "neha@sharma.example",
+            "phone": "+91 98111 22222",
+            "company": "Sharma Traders Pvt Ltd",
+        }
+    )
+
     name: Name
     contact_person: ShortText | None = None
     email: Email | None = None
@@ -52,6 +63,8 @@ class ClientCreate(Strict):
 
 
 class ClientUpdate(Strict):
+    model_config = example({"version": 1, "notes": "Prefers calls after 5 pm"})
+
     version: Version
     name: Name | None = None
     contact_person: ShortText | None = None
@@ -79,6 +92,17 @@ class ClientRead(Read):
 
 
 class ProjectCreate(Strict):
+    model_config = example(
+        {
+            "name": "Second shop",
+            "description": "Fit-out and stock for the new branch",
+            "status": "planned",
+            "priority": "high",
+            "client_id": RECORD_ID,
+            "due_date": "2027-03-31",
+        }
+    )
+
     name: Name
     description: LongText | None = None
     status: ProjectStatus = ProjectStatus.PLANNED
@@ -92,6 +116,8 @@ class ProjectCreate(Strict):
 
 
 class ProjectUpdate(Strict):
+    model_config = example({"version": 1, "status": "active"})
+
     version: Version
     name: Name | None = None
     description: LongText | None = None
@@ -121,6 +147,16 @@ class ProjectRead(Read):
 
 
 class TaskCreate(Strict):
+    model_config = example(
+        {
+            "title": "Collect GST papers",
+            "project_id": RECORD_ID,
+            "assignee_id": OFFICER_ID,
+            "priority": "medium",
+            "due_date": "2027-01-15",
+        }
+    )
+
     title: Name
     description: LongText | None = None
     project_id: uuid.UUID
@@ -133,6 +169,10 @@ class TaskCreate(Strict):
 class TaskUpdate(Strict):
     """Status and assignee change through their own routes (their rules and notices)."""
 
+    model_config = example(
+        {"version": 1, "title": "Collect GST and rent papers", "due_date": "2027-01-20"}
+    )
+
     version: Version
     title: Name | None = None
     description: LongText | None = None
@@ -142,11 +182,15 @@ class TaskUpdate(Strict):
 
 
 class TaskAssign(Strict):
+    model_config = example({"assignee_id": OFFICER_ID, "version": 1})
+
     assignee_id: uuid.UUID | None = Field(description="None unassigns")
     version: Version | None = None
 
 
 class TaskStatusChange(Strict):
+    model_config = example({"status": "in_progress", "version": 2})
+
     status: TaskStatus
     version: Version | None = None
 
@@ -167,12 +211,22 @@ class TaskRead(Read):
 
 
 class CommentCreate(Strict):
+    model_config = example(
+        {
+            "content": "Called; the papers are ready on Friday.",
+            "entity_type": "task",
+            "entity_id": RECORD_ID,
+        }
+    )
+
     content: Content
     entity_type: EntityType
     entity_id: uuid.UUID
 
 
 class CommentUpdate(Strict):
+    model_config = example({"version": 1, "content": "Called; the papers are ready on Monday."})
+
     version: Version
     content: Content
 

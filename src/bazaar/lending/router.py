@@ -83,6 +83,8 @@ async def list_customers(
     page: Paging,
     q: Annotated[Line | None, Query(max_length=100, description="Name or phone")] = None,
 ) -> Page[CustomerRead]:
+    """Customers in the caller's scope (officers: their own; a borrower: their record), searched
+    by name or phone with `q`, a page at a time."""
     rows, total = await service.list_customers(
         session=session, principal=principal, q=q, limit=page.limit, offset=page.offset
     )
@@ -93,6 +95,7 @@ async def list_customers(
     "/customers/{customer_id}", tags=["customers"], responses=error_responses(CustomerNotFound)
 )
 async def get_customer(customer: CustomerDep) -> CustomerRead:
+    """One customer in the caller's scope; anyone else's is 404."""
     return CustomerRead.model_validate(customer)
 
 
@@ -106,6 +109,8 @@ async def get_customer(customer: CustomerDep) -> CustomerRead:
 async def update_customer(
     principal: StaffOnly, body: CustomerUpdate, customer: CustomerDep, session: SessionDep
 ) -> CustomerRead:
+    """Change a customer's fields; `version` must be the one read (409 `version_conflict` if it
+    moved). Only admins change `officer_id`, and the customer's loans move with them."""
     updated = await service.update_customer(
         session=session, principal=principal, customer=customer, data=body
     )
@@ -121,6 +126,8 @@ async def update_customer(
 async def delete_customer(
     principal: StaffOnly, customer: CustomerDep, session: SessionDep
 ) -> Response:
+    """Soft-delete a customer with no loans (409 `customer_has_loans` otherwise); the deletion
+    reaches field nodes."""
     await service.delete_customer(session=session, customer=customer)
     return Response(status_code=204)
 
@@ -136,6 +143,7 @@ def _schedule_read(items: list[InstallmentRead], currency: str) -> ScheduleRead:
 
 @router.post("/loans/schedule-preview", tags=["loans"], responses=error_responses(InvalidLoanTerms))
 async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> ScheduleRead:
+    """The installments these terms would give, computed exactly and saved nowhere."""
     schedule = rules.generate_schedule(service.preview_terms(body))
     return _schedule_read(
         [InstallmentRead.model_validate(i, from_attributes=True) for i in schedule], body.currency
@@ -149,6 +157,8 @@ async def schedule_preview(body: LoanTermsIn, principal: LendingUser) -> Schedul
     responses=error_responses(CustomerNotFound, InvalidLoanTerms),
 )
 async def create_loan(body: LoanCreate, session: SessionDep, principal: LendingUser) -> LoanRead:
+    """A loan application as a `draft`: officers for their customers, a borrower for themselves.
+    The schedule is computed at approval and fixed at disbursement."""
     loan = await service.create_loan(session=session, principal=principal, data=body)
     return await queries.read_loan(
         session=session, principal=principal, loan_id=loan.id, as_of=None
@@ -165,6 +175,8 @@ async def list_loans(
     officer_id: uuid.UUID | None = None,
     bucket: Bucket | None = None,
 ) -> Page[LoanRead]:
+    """Loans in the caller's scope, filtered by `status`, `customer_id`, `officer_id` and
+    delinquency `bucket`, a page at a time."""
     items, total = await queries.list_loans(
         session=session,
         principal=principal,
@@ -187,6 +199,7 @@ async def list_customer_loans(
     principal: LendingUser,
     page: Paging,
 ) -> Page[LoanRead]:
+    """One customer's loans, within the caller's scope, a page at a time."""
     items, total = await queries.list_loans(
         session=session,
         principal=principal,
@@ -204,6 +217,7 @@ async def list_loans_by_status(
     principal: LendingUser,
     page: Paging,
 ) -> Page[LoanRead]:
+    """Loans in one status, within the caller's scope, a page at a time."""
     items, total = await queries.list_loans(
         session=session, principal=principal, status=status, limit=page.limit, offset=page.offset
     )
@@ -214,6 +228,8 @@ async def list_loans_by_status(
 async def get_loan(
     loan_id: uuid.UUID, session: SessionDep, principal: LendingUser, as_of: AsOf = None
 ) -> LoanRead:
+    """One loan with its balances, delinquency as of `as_of` (default today) and
+    `allowed_commands`: what this caller may do to it now."""
     return await queries.read_loan(
         session=session, principal=principal, loan_id=loan_id, as_of=as_of
     )
@@ -222,6 +238,8 @@ async def get_loan(
 async def _update_loan(
     principal: StaffOnly, body: LoanUpdate, loan: LoanDep, session: SessionDep
 ) -> LoanRead:
+    """Change the terms of a `draft` or `submitted` loan (409 `loan_not_editable` after that);
+    `version` must be the one read."""
     await service.update_loan(session=session, loan=loan, data=body)
     return await queries.read_loan(
         session=session, principal=principal, loan_id=loan.id, as_of=None
@@ -244,6 +262,7 @@ router.patch("/loans/{loan_id}", tags=["loans"], responses=_EDIT_ERRORS, name="p
     responses=error_responses(LoanNotFound, LoanNotEditable),
 )
 async def delete_loan(principal: StaffOnly, loan: LoanDep, session: SessionDep) -> Response:
+    """Soft-delete a `draft` loan (409 otherwise)."""
     await service.delete_loan(session=session, loan=loan)
     return Response(status_code=204)
 
@@ -262,11 +281,13 @@ async def _command(
 
 @router.post("/loans/{loan_id}/submit", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def submit_loan(session: SessionDep, loan: LoanDep, principal: LendingUser) -> LoanRead:
+    """`draft` to `submitted`: the application goes to the admins (new_application)."""
     return await _command(session, loan, principal, LoanCommand.SUBMIT)
 
 
 @router.post("/loans/{loan_id}/withdraw", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def withdraw_loan(session: SessionDep, loan: LoanDep, principal: LendingUser) -> LoanRead:
+    """`submitted` to `withdrawn`, by its officer, the borrower or an admin."""
     return await _command(session, loan, principal, LoanCommand.WITHDRAW)
 
 
@@ -276,21 +297,26 @@ async def withdraw_loan(session: SessionDep, loan: LoanDep, principal: LendingUs
     responses=error_responses(LoanNotFound, IllegalTransition, MakerChecker),
 )
 async def approve_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
+    """Admins: `submitted` to `approved`, never on a loan they created or submitted (403
+    `maker_checker`). The schedule is computed from the expected disbursement date."""
     return await _command(session, loan, principal, LoanCommand.APPROVE)
 
 
 @router.post("/loans/{loan_id}/reject", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def reject_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
+    """Admins: `submitted` to `rejected`."""
     return await _command(session, loan, principal, LoanCommand.REJECT)
 
 
 @router.post("/loans/{loan_id}/undo-approval", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def undo_loan_approval(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
+    """Admins: `approved` back to `submitted`, before disbursement."""
     return await _command(session, loan, principal, LoanCommand.UNDO_APPROVAL)
 
 
 @router.post("/loans/{loan_id}/write-off", tags=["loan commands"], responses=_COMMAND_ERRORS)
 async def write_off_loan(principal: AdminOnly, session: SessionDep, loan: LoanDep) -> LoanRead:
+    """Admins: a `disbursed` loan to `written_off`; later repayments are refused."""
     return await _command(session, loan, principal, LoanCommand.WRITE_OFF)
 
 
@@ -298,6 +324,8 @@ async def write_off_loan(principal: AdminOnly, session: SessionDep, loan: LoanDe
 async def disburse_loan(
     principal: AdminOnly, session: SessionDep, loan: LoanDep, body: DisburseRequest | None = None
 ) -> LoanRead:
+    """Admins: `approved` to `disbursed` on `disbursed_on` (default today); the schedule is
+    fixed from that date."""
     on = body.disbursed_on if body is not None else None
     await service.transition(
         session=session, principal=principal, loan=loan, command=LoanCommand.DISBURSE, on=on
@@ -325,6 +353,8 @@ async def loan_schedule(loan: LoanDep, session: SessionDep) -> ScheduleRead:
     responses=error_responses(LoanNotFound, LoanNotActive),
 )
 async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -> PayoffQuoteRead:
+    """The exact amount that closes the loan on `as_of` (default today): outstanding principal
+    plus the unpaid interest of periods already begun."""
     when = as_of or service.today()
     quote = await repayments.payoff(session=session, loan=loan, as_of=when)
     return PayoffQuoteRead(
@@ -353,6 +383,9 @@ async def payoff_quote(loan: LoanDep, session: SessionDep, as_of: AsOf = None) -
 async def record_payment(
     principal: StaffOnly, claim: IdempotencyDep, session: SessionDep, body: PaymentCreate
 ) -> Response:
+    """Record a repayment: allocated oldest installment first, interest before principal. Send
+    an `Idempotency-Key` header so a retry never pays twice; above the payoff amount is 422
+    `payment_exceeds_payoff`."""
     if claim.replay is not None:
         return claim.replay
     payment = await repayments.record_payment(session=session, principal=principal, data=body)
@@ -366,6 +399,8 @@ async def list_payments(
     page: Paging,
     loan_id: uuid.UUID | None = None,
 ) -> Page[PaymentRead]:
+    """Payments in the caller's scope, newest first, optionally of one `loan_id`, a page at a
+    time."""
     items, total = await repayments.list_payments(
         session=session, principal=principal, loan_id=loan_id, limit=page.limit, offset=page.offset
     )
@@ -379,6 +414,7 @@ async def list_loan_payments(
     principal: LendingUser,
     page: Paging,
 ) -> Page[PaymentRead]:
+    """One loan's payments, newest first, a page at a time."""
     items, total = await repayments.list_payments(
         session=session, principal=principal, loan_id=loan.id, limit=page.limit, offset=page.offset
     )
@@ -389,6 +425,7 @@ async def list_loan_payments(
 async def get_payment(
     payment_id: uuid.UUID, session: SessionDep, principal: LendingUser
 ) -> PaymentRead:
+    """One payment with its split into principal and interest, and whether it was reversed."""
     return await repayments.get_payment(session=session, principal=principal, payment_id=payment_id)
 
 
@@ -428,6 +465,9 @@ async def dashboard_stats(
     ] = None,
     collected_to: Annotated[IsoDate | None, Query(description="Default: today")] = None,
 ) -> DashboardStats:
+    """Portfolio figures (everything for admins, their own for officers): loans by status,
+    disbursed and outstanding principal, collections between the two dates, overdue loans and
+    PAR30."""
     end = collected_to or service.today()
     start = collected_from or end.replace(day=1)
     return await queries.dashboard(session=session, principal=principal, start=start, end=end)

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from bazaar.examples import CUSTOMER_ID, LOAN_ID, example
 from bazaar.lending.models import PaymentMethod
 from bazaar.lending.rules import (
     Amortization,
@@ -77,6 +78,16 @@ class CustomerFields(Strict):
 
 
 class CustomerCreate(CustomerFields):
+    model_config = example(
+        {
+            "full_name": "Ravi Kirana Store",
+            "phone": "+91 98765 43210",
+            "national_id": "ABCDE1234F",
+            "business_name": "Ravi Kirana",
+            "address": "12 MG Road, Pune",
+        }
+    )
+
     officer_id: uuid.UUID | None = Field(
         default=None,
         description=(
@@ -87,6 +98,10 @@ class CustomerCreate(CustomerFields):
 
 
 class CustomerUpdate(Strict):
+    model_config = example(
+        {"version": 1, "phone": "+91 98765 00000", "address": "14 MG Road, Pune"}
+    )
+
     version: int = Field(ge=1)
     full_name: Line | None = Field(default=None, min_length=1, max_length=200)
     phone: Phone | None = None
@@ -118,6 +133,18 @@ class CustomerRead(Read):
 
 
 class LoanTermsIn(Strict):
+    model_config = example(
+        {
+            "principal": "100000.00",
+            "annual_rate": "18",
+            "installments": 12,
+            "frequency": "monthly",
+            "interest_method": "declining_balance",
+            "amortization": "equal_installments",
+            "expected_disbursement_date": "2026-12-01",
+        }
+    )
+
     currency: Currency = "INR"
     principal: Amount
     annual_rate: Percent
@@ -155,10 +182,24 @@ class LoanFields(LoanTermsIn):
 
 
 class LoanCreate(LoanFields):
+    model_config = example(
+        {
+            "customer_id": CUSTOMER_ID,
+            "principal": "100000.00",
+            "annual_rate": "18",
+            "installments": 12,
+            "frequency": "monthly",
+            "expected_disbursement_date": "2026-12-01",
+            "purpose": "Stock for the festival season",
+        }
+    )
+
     customer_id: uuid.UUID
 
 
 class LoanUpdate(Strict):
+    model_config = example({"version": 1, "principal": "120000.00", "installments": 18})
+
     version: int = Field(ge=1)
     principal: Amount | None = None
     currency: Currency | None = None
@@ -286,10 +327,22 @@ class PayoffQuoteRead(BaseModel):
 
 
 class DisburseRequest(Strict):
+    model_config = example({"disbursed_on": "2026-12-01"})
+
     disbursed_on: IsoDate | None = Field(default=None, description="Default today; not in future")
 
 
 class PaymentCreate(Strict):
+    model_config = example(
+        {
+            "loan_id": LOAN_ID,
+            "amount": "9168.00",
+            "paid_on": "2027-01-01",
+            "method": "upi",
+            "reference": "UPI-4471",
+        }
+    )
+
     loan_id: uuid.UUID
     amount: Amount
     paid_on: IsoDate
@@ -299,6 +352,8 @@ class PaymentCreate(Strict):
 
 
 class PaymentUpdate(Strict):
+    model_config = example({"reference": "UPI-4471", "notes": "Paid at the shop"})
+
     reference: Line | None = Field(default=None, max_length=100)
     notes: Lines | None = Field(default=None, max_length=500)
 

@@ -32,6 +32,7 @@ class Readiness(BaseModel):
 
 @router.get("/health", response_model=Liveness, summary="Liveness: the process answers")
 async def health() -> dict[str, str]:
+    """200 while the process serves requests; checks nothing else (for a liveness probe)."""
     from bazaar import __version__
 
     return {"status": "ok", "version": __version__}
@@ -57,6 +58,8 @@ def _ms(started: float) -> float:
     responses={503: {"model": Readiness, "description": "A dependency is down"}},
 )
 async def ready(request: Request) -> JSONResponse:
+    """200 when the database (and Redis, when configured) answer, with each one's latency; 503
+    naming what is down (for a readiness probe or a load balancer)."""
     state = request.app.state
 
     async def database() -> None:

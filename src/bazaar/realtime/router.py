@@ -26,6 +26,7 @@ ws_router = APIRouter()
 
 @router.get("/ws/active-connections")
 async def active_connections(_: AdminOnly, hub: HubDep) -> ActiveConnections:
+    """Admins: open WebSockets on every worker, users online, and the sockets of this worker."""
     online = await hub.presence.online()
     return ActiveConnections(
         total_connections=sum(online.values()),
@@ -36,6 +37,7 @@ async def active_connections(_: AdminOnly, hub: HubDep) -> ActiveConnections:
 
 @router.get("/ws/presence")
 async def presence(_: StaffOnly, hub: HubDep) -> PresenceRead:
+    """Staff: who is connected now, across every worker, with each user's open sockets."""
     online = await hub.presence.online()
     users = [PresenceEntry(user_id=uuid.UUID(u), connections=n) for u, n in sorted(online.items())]
     return PresenceRead(users=users)

@@ -5,12 +5,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bazaar.examples import example
 from bazaar.scalars import IsoDateTime
 from bazaar.text import Lines
 
 
 class BroadcastCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        **example(
+            {
+                "message": "The hub is down for maintenance 22:00-23:00 UTC",
+                "severity": "warning",
+                "starts_at": "2026-12-03T22:00:00Z",
+                "ends_at": "2026-12-03T23:00:00Z",
+            }
+        ),
+    )
 
     message: Lines = Field(min_length=1, max_length=2000)
     severity: Literal["info", "warning", "critical"] = "info"

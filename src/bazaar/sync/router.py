@@ -101,6 +101,9 @@ async def changes(
         Query(description="A bootstrap: include the node's own changes too (re-bootstrap)"),
     ] = False,
 ) -> dict[str, Any]:
+    """A field node's pull: the changes after `since` in the caller's scope, without the node's
+    own (no echo), with the users they refer to. `reset: true` means the cursor is behind the
+    compacted log: pull again from 0 with `full=true`."""
     state = request.app.state
     await pull.record_pull(
         db=state.runtime.db,
@@ -142,6 +145,9 @@ async def push(
     worker: WorkerDep,
     request: Request,
 ) -> dict[str, Any]:
+    """A field node's push: each mutation is applied, a duplicate (by `mutation_id`), a conflict
+    (parked in the inbox) or rejected with a reason, on its own; a failing item never blocks the
+    others."""
     applier = PushApplier(
         session=session,
         context=worker.context,
@@ -184,6 +190,7 @@ async def entity_status(
 
 @router.get("/pending-count", response_model=PendingCount)
 async def pending_count(session: SessionDep, principal: StaffOnly) -> dict[str, int]:
+    """Outbox items of the caller's rows by status: pending, syncing, failed, conflict."""
     by_status = await service.counts(session=session, principal=principal)
     return {status.value: n for status, n in by_status.items() if status is not ItemStatus.SYNCED}
 
@@ -200,6 +207,7 @@ async def force(
     principal: StaffOnly,
     worker: WorkerDep,
 ) -> dict[str, Any]:
+    """On a field node: send this row's pending items now (a sync cycle), then its status."""
     _node_only(worker)
     # The worker commits in its own transactions; this request's session only reads after.
     await worker.force(principal=principal, entity_type=entity_type, entity_id=entity_id)
@@ -213,12 +221,17 @@ async def force(
     responses=error_responses(NotAFieldNode),
 )
 async def batch(_: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    """On a field node: push what waits, then pull, once, now; on a hub 409
+    `not_a_field_node`. The error of a cycle that could not reach the hub is in `error`."""
     _node_only(worker)
     return (await worker.cycle()).as_dict()
 
 
 @router.get("/network-status", response_model=NetworkStatus)
 async def network_status(principal: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    """On a node: the link to the hub (quality, median round trip, loss since it was last
+    offline, batch size, last cycle); offline as soon as an attempt fails. On a hub: its role
+    and the field nodes the caller may see, with their last contact."""
     return await worker.network_status(principal)
 
 
@@ -226,6 +239,8 @@ async def network_status(principal: StaffOnly, worker: WorkerDep) -> dict[str, A
 async def failed_items(
     session: SessionDep, principal: StaffOnly, limit: Limit = 50
 ) -> dict[str, Any]:
+    """On a node: outbox items that failed after their attempts; on a hub: the mutations it
+    rejected, with their payload. Within the caller's scope."""
     items = await service.failed_items(session=session, principal=principal, limit=limit)
     rejected = await service.rejected_mutations(session=session, principal=principal, limit=limit)
     return {
@@ -236,6 +251,7 @@ async def failed_items(
 
 @router.post("/retry-failed", response_model=Retried)
 async def retry_failed(session: SessionDep, principal: StaffOnly) -> dict[str, int]:
+    """Failed outbox items of the caller's rows go back to pending; answers how many."""
     return {"retried": await service.retry_failed(session=session, principal=principal)}
 
 
@@ -297,6 +313,7 @@ async def peers(session: SessionDep, principal: StaffOnly, page: Paging) -> Page
 
 @dashboard.get("/network-status", response_model=NetworkStatus)
 async def dashboard_network(principal: StaffOnly, worker: WorkerDep) -> dict[str, Any]:
+    """The same as GET /sync/network-status."""
     return await worker.network_status(principal)
 
 
@@ -304,6 +321,8 @@ async def dashboard_network(principal: StaffOnly, worker: WorkerDep) -> dict[str
 async def sync_summary(
     session: SessionDep, principal: StaffOnly, worker: WorkerDep
 ) -> dict[str, Any]:
+    """Sync at a glance for the caller's scope: role, outbox counts, open conflicts, rejected
+    mutations, peers and the change log's head."""
     data = await service.summary(session=session, principal=principal)
     outbox = {s.value: n for s, n in data["outbox"].items() if s is not ItemStatus.SYNCED}
     return {**data, "outbox": outbox, "role": "node" if worker.is_node else "hub"}

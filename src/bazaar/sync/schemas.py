@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from bazaar.examples import CUSTOMER_ID, example
 from bazaar.sync.models import ConflictStatus, ItemStatus, Outcome, PeerRole
 from bazaar.text import json_text, line
 
@@ -68,6 +69,24 @@ def _plain_envelopes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class PushRequest(Strict):
+    model_config = example(
+        {
+            "node_id": "asha-laptop",
+            "items": [
+                {
+                    "mutation_id": "01a23bb4-0a1b-7c2d-8e3f-405162738495",
+                    "entity_type": "customer",
+                    "entity_id": CUSTOMER_ID,
+                    "op": "update",
+                    "command": None,
+                    "hlc": "1796300000000-000000-asha-laptop",
+                    "changes": {"phone": "+91 98765 00000"},
+                    "base": {"phone": "+91 98765 43210"},
+                }
+            ],
+        }
+    )
+
     node_id: str = NodeId
     items: Annotated[list[dict[str, Any]], AfterValidator(_plain_envelopes)] = Field(
         max_length=2000
@@ -199,6 +218,8 @@ class ConflictRead(Read):
 
 
 class ResolveRequest(Strict):
+    model_config = example({"choice": "merged", "values": {"principal": "13000"}})
+
     choice: Literal["local", "remote", "merged"] = Field(
         description="local: keep the hub's values; remote: take the node's; merged: `values`"
     )
