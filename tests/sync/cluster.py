@@ -25,12 +25,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.backends import POSTGRES_URL, SELECTED, unavailable
 
 from bazaar.lending.models import Customer, Loan, Payment, PaymentReversal
+from bazaar.stamps import utcnow
 from bazaar.sync.capture import synced_fields
 from bazaar.sync.codec import encode
 
 BIN = Path(sys.executable).parent / "bazaar"
 PASSWORD = "field-officer-password-1"
 API = "/api/v1"
+START_SECONDS = 90
+TODAY = utcnow().date().isoformat()
 
 
 def free_port() -> int:
@@ -94,7 +97,9 @@ class Bazaar:
             stderr=log,
         )
         log.close()
-        for _ in range(400):
+        # A deadline, not a count of tries: on a busy machine start-up alone can take 20 s.
+        deadline = asyncio.get_running_loop().time() + START_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
             if self.process.returncode is not None:
                 raise AssertionError(
                     f"{self.name} exited: {(self.workdir / 'serve.log').read_text()[-3000:]}"
@@ -135,7 +140,7 @@ async def call(
     async with bazaar.client() as http:
         answer = await http.request(method, f"{API}/{path}", json=body, headers=headers)
     assert answer.status_code in tuple(ok), f"{method} {path}: {answer.status_code} {answer.text}"
-    return answer.json()
+    return answer.json() if answer.content else None
 
 
 @asynccontextmanager
@@ -217,3 +222,128 @@ async def make_user(hub: Bazaar, email: str, role: str) -> str:
         PASSWORD,
     )
     return out.strip().splitlines()[-1].split()[-1].strip("()")
+
+
+@dataclass
+class Officer:
+    id: str
+    email: str
+    hub_headers: dict[str, str]
+    node: Bazaar
+    node_headers: dict[str, str] | None = None
+
+
+@dataclass
+class Cluster:
+    hub: Bazaar
+    admin: dict[str, str]
+    officers: list[Officer]
+
+
+async def customer(
+    bazaar: Bazaar, headers: dict[str, str], name: str, **extra: Any
+) -> dict[str, Any]:
+    body = {"full_name": name, "phone": "+91 98765 43210", **extra}
+    return dict(await call(bazaar, "POST", "customers/", headers, body))
+
+
+async def application(
+    bazaar: Bazaar, headers: dict[str, str], customer_id: str, submit: bool = True
+) -> dict[str, Any]:
+    body = {
+        "customer_id": customer_id,
+        "principal": "24000.00",
+        "annual_rate": "18",
+        "installments": 12,
+        "expected_disbursement_date": TODAY,
+    }
+    loan = dict(await call(bazaar, "POST", "loans/", headers, body))
+    if submit:
+        await call(bazaar, "POST", f"loans/{loan['id']}/submit", headers)
+    return loan
+
+
+async def approve_and_disburse(hub: Bazaar, admin: dict[str, str], loan_id: str) -> None:
+    await call(hub, "POST", f"loans/{loan_id}/approve", admin)
+    await call(hub, "POST", f"loans/{loan_id}/disburse", admin, {"disbursed_on": TODAY})
+
+
+async def pay(bazaar: Bazaar, headers: dict[str, str], loan_id: str, amount: str) -> dict[str, Any]:
+    body = {"loan_id": loan_id, "amount": amount, "paid_on": TODAY, "method": "cash"}
+    return dict(await call(bazaar, "POST", "payments/", headers, body))
+
+
+async def sync_until_quiet(officer: Officer, rounds: int = 40) -> None:
+    """Sync until a cycle moves nothing and nothing waits in the outbox (backoffs included)."""
+    assert officer.node_headers is not None
+    for _ in range(rounds):
+        report = await call(officer.node, "POST", "sync/batch", officer.node_headers)
+        waiting = await call(officer.node, "GET", "sync/pending-count", officer.node_headers)
+        if (
+            report["error"] is None
+            and report["pushed"] == report["pulled"] == 0
+            and waiting["pending"] == 0
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"node did not quiesce: {report} {waiting}")
+
+
+async def assert_converged(cluster: Cluster) -> None:
+    for officer in cluster.officers:
+        at_hub = await portfolio(cluster.hub.database_url, officer.id)
+        on_node = await portfolio(officer.node.database_url, officer.id)
+        for table in at_hub:
+            assert on_node[table] == at_hub[table], f"{officer.node.name}: {table} differs"
+
+
+@asynccontextmanager
+async def running_cluster(
+    kind: str, tmp_path: Path, *, officers: int = 2, node_env: dict[str, str] | None = None
+) -> AsyncIterator[Cluster]:
+    """A hub on `kind` with an admin, and per officer a field node joined with its own key,
+    each a running `bazaar serve`."""
+    hub, database = await start_hub(kind, tmp_path)
+    nodes: list[Bazaar] = []
+    try:
+        await make_user(hub, "admin@hq.test", "admin")
+        await hub.start()
+        admin = await login(hub, "admin@hq.test")
+        joined = []
+        for number in range(1, officers + 1):
+            email = f"officer{number}@hq.test"
+            officer_id = await make_user(hub, email, "officer")
+            key = await call(
+                hub,
+                "POST",
+                "api-keys",
+                admin,
+                {"name": f"laptop {number}", "scope": "sync", "owner_id": officer_id},
+            )
+            node_dir = tmp_path / f"node{number}"
+            node_dir.mkdir()
+            node = Bazaar(
+                f"node{number}",
+                node_dir,
+                f"sqlite+aiosqlite:///{node_dir / 'node.db'}",
+                # Short backoffs so that "until quiet" is seconds, not minutes.
+                env={
+                    "BAZAAR_SYNC_BACKOFF_BASE_SECONDS": "0.05",
+                    "BAZAAR_SYNC_BACKOFF_CAP_SECONDS": "0.2",
+                    **(node_env or {}),
+                },
+            )
+            nodes.append(node)
+            out = await node.cli(
+                "node", "join", hub.url, "--api-key", key["key"], "--node-id", f"laptop-{number}"
+            )
+            assert "joined" in out, out
+            joined.append(Officer(officer_id, email, await login(hub, email), node))
+        for officer in joined:
+            await officer.node.start()
+            officer.node_headers = await login(officer.node, officer.email)
+        yield Cluster(hub, admin, joined)
+    finally:
+        for bazaar in [hub, *nodes]:
+            await bazaar.stop(kill=True)
+        await database.__aexit__(None, None, None)

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from tests.auth_fixtures import LoggedInUser, LoginAs
 from tests.backends import Backend
+from tests.sync.cluster import Cluster, running_cluster
 
 from bazaar.auth.roles import Role
 from bazaar.db import Database
@@ -106,3 +107,13 @@ async def field_node(hub: Hub, tmp_path: Path) -> AsyncIterator[NodeFactory]:
 
     async with stack:
         yield start
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Real processes: a hub on each backend and a field node for each of its officers (two,
+    or as many as the test's `officers` marker says)."""
+    marker = request.node.get_closest_marker("officers")
+    officers = marker.args[0] if marker else 2
+    async with running_cluster(request.param, tmp_path, officers=officers) as running:
+        yield running

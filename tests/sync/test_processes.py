@@ -10,140 +10,23 @@ import asyncio
 import contextlib
 import json
 import random
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from tests.sync.cluster import Bazaar, call, login, make_user, portfolio, start_hub
-
-from bazaar.stamps import utcnow
+from tests.sync.cluster import (
+    Cluster,
+    application,
+    approve_and_disburse,
+    assert_converged,
+    call,
+    customer,
+    pay,
+    portfolio,
+    sync_until_quiet,
+)
 
 pytestmark = pytest.mark.slow
-
-TODAY = utcnow().date().isoformat()
-
-
-@dataclass
-class Officer:
-    id: str
-    email: str
-    hub_headers: dict[str, str]
-    node: Bazaar
-    node_headers: dict[str, str] | None = None
-
-
-@dataclass
-class Cluster:
-    hub: Bazaar
-    admin: dict[str, str]
-    officers: list[Officer]
-
-
-async def customer(
-    bazaar: Bazaar, headers: dict[str, str], name: str, **extra: Any
-) -> dict[str, Any]:
-    body = {"full_name": name, "phone": "+91 98765 43210", **extra}
-    return dict(await call(bazaar, "POST", "customers/", headers, body))
-
-
-async def application(
-    bazaar: Bazaar, headers: dict[str, str], customer_id: str, submit: bool = True
-) -> dict[str, Any]:
-    body = {
-        "customer_id": customer_id,
-        "principal": "24000.00",
-        "annual_rate": "18",
-        "installments": 12,
-        "expected_disbursement_date": TODAY,
-    }
-    loan = dict(await call(bazaar, "POST", "loans/", headers, body))
-    if submit:
-        await call(bazaar, "POST", f"loans/{loan['id']}/submit", headers)
-    return loan
-
-
-async def approve_and_disburse(hub: Bazaar, admin: dict[str, str], loan_id: str) -> None:
-    await call(hub, "POST", f"loans/{loan_id}/approve", admin)
-    await call(hub, "POST", f"loans/{loan_id}/disburse", admin, {"disbursed_on": TODAY})
-
-
-async def pay(bazaar: Bazaar, headers: dict[str, str], loan_id: str, amount: str) -> dict[str, Any]:
-    body = {"loan_id": loan_id, "amount": amount, "paid_on": TODAY, "method": "cash"}
-    return dict(await call(bazaar, "POST", "payments/", headers, body))
-
-
-async def sync_until_quiet(officer: Officer, rounds: int = 40) -> None:
-    """Sync until a cycle moves nothing and nothing waits in the outbox (backoffs included)."""
-    assert officer.node_headers is not None
-    for _ in range(rounds):
-        report = await call(officer.node, "POST", "sync/batch", officer.node_headers)
-        waiting = await call(officer.node, "GET", "sync/pending-count", officer.node_headers)
-        if (
-            report["error"] is None
-            and report["pushed"] == report["pulled"] == 0
-            and waiting["pending"] == 0
-        ):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"node did not quiesce: {report} {waiting}")
-
-
-async def assert_converged(cluster: Cluster) -> None:
-    for officer in cluster.officers:
-        at_hub = await portfolio(cluster.hub.database_url, officer.id)
-        on_node = await portfolio(officer.node.database_url, officer.id)
-        for table in at_hub:
-            assert on_node[table] == at_hub[table], f"{officer.node.name}: {table} differs"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    hub, database = await start_hub(request.param, tmp_path)
-    nodes: list[Bazaar] = []
-    try:
-        await make_user(hub, "admin@hq.test", "admin")
-        await hub.start()
-        admin = await login(hub, "admin@hq.test")
-        officers = []
-        for number in (1, 2):
-            email = f"officer{number}@hq.test"
-            officer_id = await make_user(hub, email, "officer")
-            key = await call(
-                hub,
-                "POST",
-                "api-keys",
-                admin,
-                {"name": f"laptop {number}", "scope": "sync", "owner_id": officer_id},
-            )
-            node_dir = tmp_path / f"node{number}"
-            node_dir.mkdir()
-            node = Bazaar(
-                f"node{number}",
-                node_dir,
-                f"sqlite+aiosqlite:///{node_dir / 'node.db'}",
-                # Short backoffs so that "until quiet" is seconds, not minutes.
-                env={
-                    "BAZAAR_SYNC_BACKOFF_BASE_SECONDS": "0.05",
-                    "BAZAAR_SYNC_BACKOFF_CAP_SECONDS": "0.2",
-                },
-            )
-            nodes.append(node)
-            out = await node.cli(
-                "node", "join", hub.url, "--api-key", key["key"], "--node-id", f"laptop-{number}"
-            )
-            assert "joined" in out, out
-            officers.append(Officer(officer_id, email, await login(hub, email), node))
-        for officer in officers:
-            await officer.node.start()
-            officer.node_headers = await login(officer.node, officer.email)
-        yield Cluster(hub, admin, officers)
-    finally:
-        for bazaar in [hub, *nodes]:
-            await bazaar.stop(kill=True)
-        await database.__aexit__(None, None, None)
 
 
 async def test_offline_work_converges_after_the_hub_returns(cluster: Cluster) -> None:

@@ -1,4 +1,4 @@
-"""`bazaar node join` and `bazaar sync now|status`."""
+"""`bazaar node join` and `bazaar sync now|status|compact`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from bazaar.db import unit_of_work
 from bazaar.migrate import upgrade
 from bazaar.observability.logging import configure_logging
 from bazaar.runtime import Runtime
-from bazaar.sync import service
+from bazaar.sync import compaction, service
 from bazaar.sync.client import HubClient
 from bazaar.sync.worker import find_hub_peer, worker_for
 
@@ -141,3 +142,28 @@ def status() -> None:
             await runtime.close()
 
     typer.echo(json.dumps(asyncio.run(run()), indent=2))
+
+
+@sync_app.command("compact")
+def compact(
+    retention_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Keep every change younger than this; default: the setting"),
+    ] = None,
+) -> None:
+    """Thin out the change log now, as the hourly job does: past the retention
+    (BAZAAR_SYNC_CHANGE_LOG_RETENTION_DAYS) only each row's latest change stays. Prints the
+    horizon and the entries removed and kept."""
+    settings = get_settings()
+    configure_logging(settings)
+    days = settings.sync_change_log_retention_days if retention_days is None else retention_days
+
+    async def run() -> compaction.Compacted:
+        runtime = Runtime.create(settings)
+        try:
+            return await compaction.compact_older_than(runtime, timedelta(days=days))
+        finally:
+            await runtime.close()
+
+    done = asyncio.run(run())
+    typer.echo(json.dumps({"horizon": done.horizon, "removed": done.removed, "kept": done.kept}))

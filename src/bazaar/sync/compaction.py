@@ -120,7 +120,11 @@ async def _size(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(ChangeLog)) or 0)
 
 
+async def compact_older_than(runtime: Runtime, retention: timedelta) -> Compacted:
+    async with unit_of_work(runtime.db, runtime.events) as session:
+        return await compact(session=session, before=utcnow() - retention)
+
+
 async def compact_job(runtime: Runtime) -> None:
     retention = timedelta(days=runtime.settings.sync_change_log_retention_days)
-    async with unit_of_work(runtime.db, runtime.events) as session:
-        await compact(session=session, before=utcnow() - retention)
+    await compact_older_than(runtime, retention)
