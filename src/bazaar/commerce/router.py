@@ -118,10 +118,10 @@ async def get_product(product: ProductDep, session: SessionDep, shop: ShopDep) -
 
 @router.put("/products/{product_id}", responses=error_responses(InvalidPrice))
 async def update_product(
+    principal: StaffOnly,
     body: ProductUpdate,
     product: ProductDep,
     session: SessionDep,
-    principal: StaffOnly,
     shop: ShopDep,
 ) -> ProductRead:
     """Changes the fields sent; the search index follows in the same transaction."""
@@ -134,10 +134,10 @@ async def update_product(
     responses=error_responses(SkuTaken, InvalidPrice),
 )
 async def add_variant(
+    principal: StaffOnly,
     body: VariantCreate,
     product: ProductDep,
     session: SessionDep,
-    principal: StaffOnly,
     shop: ShopDep,
 ) -> VariantRead:
     """A new variant of the product, with nothing in stock yet."""
@@ -150,11 +150,11 @@ async def add_variant(
     responses=error_responses(SkuTaken, InvalidPrice),
 )
 async def update_variant(
+    principal: StaffOnly,
     body: VariantUpdate,
     product: ProductDep,
     variant: VariantDep,
     session: SessionDep,
-    principal: StaffOnly,
     shop: ShopDep,
 ) -> VariantRead:
     """Changes the fields sent; `price: null` drops the override."""
