@@ -172,9 +172,8 @@ async def list_products(
             .where(*where)
         )
         ordered = statement.order_by(matches.c.score.desc(), Product.id.desc())
-    total = (
-        await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))
-    ).scalar_one()
+    counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
+    total = (await session.execute(counted)).scalar_one()
     rows = (await session.execute(ordered.limit(limit).offset(offset))).all()
     products = [product for product, _ in rows]
     read = await read_products(session=session, shop=shop, products=products)
