@@ -131,6 +131,12 @@ async def test_checkout_freezes_lines_and_totals(
     )
     gone = await client.post(f"{API}/cart/checkout", headers=buyer.headers)
     assert (gone.status_code, gone.json()["error"]["code"]) == (409, "product_not_available")
+    cart = (await client.get(f"{API}/cart", headers=buyer.headers)).json()
+    line = f"{API}/cart/items/{cart['items'][0]['id']}"
+    more = await client.put(line, json={"quantity": 3}, headers=buyer.headers)
+    assert (more.status_code, more.json()["error"]["code"]) == (409, "product_not_available")
+    less = await client.put(line, json={"quantity": 1}, headers=buyer.headers)
+    assert less.json()["items"][0]["reserved"] == 1
 
 
 async def test_expired_holds_are_swept_and_come_back_with_activity(

@@ -151,6 +151,11 @@ async def add_item(
 async def set_quantity(
     *, session: AsyncSession, principal: Principal, shop: Shop, item: CartItem, quantity: int
 ) -> CartRead:
+    """A line may always shrink; it grows only while its product is for sale."""
+    if quantity > item.quantity:
+        product = await session.get_one(Product, item.product_id)
+        if product.status is not ProductStatus.ACTIVE:
+            raise ProductNotAvailable(details={"product_id": str(product.id)})
     item.quantity = quantity
     await session.flush()
     cart = await session.get_one(Cart, item.cart_id)

@@ -41,7 +41,9 @@ async def add_item(
     return await cart.add_item(session=session, principal=principal, shop=shop, data=body)
 
 
-@router.put("/cart/items/{item_id}", responses=error_responses(InsufficientStock))
+@router.put(
+    "/cart/items/{item_id}", responses=error_responses(InsufficientStock, ProductNotAvailable)
+)
 async def set_item(
     body: CartItemSet, item: CartItemDep, session: SessionDep, principal: Buyer, shop: ShopDep
 ) -> CartRead:
