@@ -122,6 +122,11 @@ async def _admin_sql(statement: str) -> None:
 
 def migrated_portfolio(database_url: str) -> tuple[dict[str, str], Portfolio]:
     """The servers' environment for `database_url`, migrated and seeded with a portfolio."""
+    return migrated_env(database_url), asyncio.run(_seed(database_url))
+
+
+def migrated_env(database_url: str) -> dict[str, str]:
+    """The servers' environment for `database_url`, once `bazaar migrate` has run there."""
     root = str(Path(__file__).parent.parent)
     env = {
         **os.environ,
@@ -134,7 +139,7 @@ def migrated_portfolio(database_url: str) -> tuple[dict[str, str], Portfolio]:
         "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), root) if p),
     }
     subprocess.run([str(BIN / "bazaar"), "migrate"], env=env, check=True, capture_output=True)
-    return env, asyncio.run(_seed(database_url))
+    return env
 
 
 def _pass(backend: str, database_url: str, seconds: float, rounds: int) -> None:

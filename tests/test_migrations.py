@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from bazaar.auth.roles import Role
+from bazaar.db import mapped_name
 from bazaar.migrate import downgrade, upgrade
 from bazaar.models import Base
 from tests.auth_fixtures import LoginAs
@@ -20,7 +21,8 @@ async def diff(app: FastAPI) -> list[object]:
     async with app.state.runtime.db.engine.connect() as conn:
 
         def compare(sync_conn):  # type: ignore[no-untyped-def]
-            context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": mapped_name}
+            context = MigrationContext.configure(sync_conn, opts=opts)
             return compare_metadata(context, Base.metadata)
 
         return list(await conn.run_sync(compare))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -116,6 +117,16 @@ class Settings(BaseSettings):
     ws_compression: bool = False
     ws_rate_per_second: float = Field(default=20.0, gt=0)
     ws_rate_burst: int = Field(default=40, ge=1)
+
+    # Commerce (commerce/, docs/commerce.md). Amounts are in `currency`, rounded to its minor
+    # unit half to even; the tax rate is a percentage of the discounted subtotal.
+    currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    commerce_tax_rate_percent: Decimal = Field(default=Decimal("8"), ge=0, le=100)
+    commerce_shipping_fee: Decimal = Field(default=Decimal("50"), ge=0)
+    commerce_free_shipping_threshold: Decimal = Field(default=Decimal("500"), ge=0)
+    commerce_hold_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    commerce_low_stock_threshold: int = Field(default=5, ge=0)
+    commerce_allocation: Literal["priority", "highest_stock"] = "priority"
 
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod

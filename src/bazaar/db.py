@@ -61,6 +61,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+UNMAPPED_TABLES = "unmapped_tables"
+"""`Base.metadata.info` key: tables a migration builds with backend-specific DDL and no model
+maps (a domain's full-text index); comparing the schema with the models skips them."""
+
+
+def mapped_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic's `include_name`: False for an unmapped table and its shadow tables (an FTS5
+    table `x` keeps its index in `x_data`, `x_idx`, ...)."""
+    unmapped = Base.metadata.info.get(UNMAPPED_TABLES, ())
+    if type_ != "table" or name is None:
+        return True
+    return not any(name == table or name.startswith(f"{table}_") for table in unmapped)
+
+
 class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bazaar.commerce.domain import DOMAIN as COMMERCE
 from bazaar.crm.domain import DOMAIN as CRM
 from bazaar.domain import Domain, Seeder
 from bazaar.lending.domain import DOMAIN as LENDING
 from bazaar.scheduler import Job
 from bazaar.sync import conflicts, registry
 
-DOMAINS: tuple[Domain, ...] = (LENDING, CRM)
+DOMAINS: tuple[Domain, ...] = (LENDING, CRM, COMMERCE)
 
 
 def names() -> set[str]:

@@ -1,0 +1,57 @@
+"""Who may use commerce routes, the shop's terms, and rows loaded within scope (or 404).
+
+Staff (admins, and officers acting as a seller's manager) manage the catalog and stock; buyers
+(role `customer`) read active products and keep a cart. Carts are buyers' only: staff get 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from bazaar.auth.dependencies import require
+from bazaar.auth.principal import Principal
+from bazaar.auth.roles import Role
+from bazaar.commerce import cart, service
+from bazaar.commerce.errors import CartItemNotFound, ProductNotFound, VariantNotFound
+from bazaar.commerce.models import CartItem, Product, Variant
+from bazaar.commerce.rules import Shop
+from bazaar.db import SessionDep
+from bazaar.errors import raises
+
+CatalogReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.CUSTOMER))]
+"""Machine accounts (nodes) sync; they do not shop."""
+Buyer = Annotated[Principal, Depends(require(Role.CUSTOMER))]
+
+
+def _shop(request: Request) -> Shop:
+    return Shop.from_settings(request.app.state.runtime.settings)
+
+
+ShopDep = Annotated[Shop, Depends(_shop)]
+
+
+@raises(ProductNotFound)
+async def _product(product_id: uuid.UUID, session: SessionDep, principal: CatalogReader) -> Product:
+    return await service.get_product(session=session, principal=principal, product_id=product_id)
+
+
+ProductDep = Annotated[Product, Depends(_product)]
+
+
+@raises(VariantNotFound)
+async def _variant(variant_id: uuid.UUID, product: ProductDep, session: SessionDep) -> Variant:
+    return await service.get_variant(session=session, product=product, variant_id=variant_id)
+
+
+VariantDep = Annotated[Variant, Depends(_variant)]
+
+
+@raises(CartItemNotFound)
+async def _cart_item(item_id: uuid.UUID, session: SessionDep, principal: Buyer) -> CartItem:
+    return await cart.get_item(session=session, principal=principal, item_id=item_id)
+
+
+CartItemDep = Annotated[CartItem, Depends(_cart_item)]

@@ -1,0 +1,169 @@
+"""Catalog, stock, carts and checkout sessions. None of it is replicated to field nodes.
+
+Stock is a row per (location, variant) holding `on_hand` and `reserved`; the database refuses
+a negative reservation or one beyond what is on hand (check constraints), so no code path can
+oversell. Every change of either is also a row of the append-only `stock_movements` ledger,
+whose deltas sum to the stock row. A hold is a cart's reservation at one location, with an
+expiry; releasing one deletes it, so the live holds of a stock row sum to its `reserved`.
+
+The full-text index is not mapped here: migration 0011 builds it per backend (an FTS5 table on
+SQLite, a tsvector table with GIN indexes on PostgreSQL) and triggers keep it current in the
+product write's own transaction (commerce/search.py reads it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bazaar.commerce.rules import LocationKind, MovementKind, ProductStatus
+from bazaar.db import UNMAPPED_TABLES, Base, IdMixin, TimestampMixin
+from bazaar.sqltypes import Money, UTCDateTime, str_enum
+from bazaar.stamps import utcnow
+
+SEARCH_TABLES = ("product_search", "product_search_terms")
+Base.metadata.info.setdefault(UNMAPPED_TABLES, set()).update(SEARCH_TABLES)
+
+
+class Product(IdMixin, TimestampMixin, Base):
+    __tablename__ = "products"
+
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(100), index=True)
+    brand: Mapped[str] = mapped_column(String(100), index=True)
+    base_price: Mapped[Decimal] = mapped_column(Money, index=True)
+    images: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rating: Mapped[float] = mapped_column(Float, default=0.0)
+    """The average review, 0 to 5 (reviews are not there yet: the demo sets it)."""
+    review_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ProductStatus] = mapped_column(
+        str_enum(ProductStatus, "product_status"), default=ProductStatus.DRAFT, index=True
+    )
+
+
+class Variant(IdMixin, TimestampMixin, Base):
+    __tablename__ = "product_variants"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    color: Mapped[str | None] = mapped_column(String(50), default=None)
+    size: Mapped[str | None] = mapped_column(String(50), default=None)
+    price: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    """Overrides the product's base price when set."""
+
+
+class Location(IdMixin, TimestampMixin, Base):
+    __tablename__ = "stock_locations"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, "stock_location_kind"))
+    address: Mapped[str] = mapped_column(String(500))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    """Lower is used first under the `priority` allocation."""
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("on_hand - reserved >= 0", name="available_not_negative"),
+    )
+
+    location_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("stock_locations.id"), primary_key=True
+    )
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("product_variants.id"), primary_key=True, index=True
+    )
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    """Counts the row's changes: `inventory_update` carries it so a client can drop one that
+    arrives after a newer one."""
+
+
+class StockMovement(IdMixin, Base):
+    """Append-only (a trigger refuses updates): on hand and reserved of a stock row are the
+    sums of its movements' deltas."""
+
+    __tablename__ = "stock_movements"
+
+    location_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stock_locations.id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("product_variants.id"), index=True
+    )
+    kind: Mapped[MovementKind] = mapped_column(str_enum(MovementKind, "stock_movement_kind"))
+    on_hand_delta: Mapped[int] = mapped_column(Integer)
+    reserved_delta: Mapped[int] = mapped_column(Integer)
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    """The hold a reservation or release was for (holds are deleted when released)."""
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    """None for the expiry sweeper."""
+    note: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Cart(IdMixin, TimestampMixin, Base):
+    __tablename__ = "carts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), unique=True)
+
+
+class CartItem(IdMixin, TimestampMixin, Base):
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("cart_id", "variant_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("product_variants.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class StockHold(IdMixin, Base):
+    __tablename__ = "stock_holds"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    cart_item_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cart_items.id"), index=True)
+    location_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stock_locations.id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("product_variants.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckoutSession(IdMixin, Base):
+    """What the buyer agreed to at checkout: the lines with their prices, and the totals.
+    The order (not there yet) is placed from it while its holds live."""
+
+    __tablename__ = "checkout_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    tax: Mapped[Decimal] = mapped_column(Money)
+    shipping: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
