@@ -63,9 +63,12 @@ def settings(backend: Backend) -> Settings:
 
 
 def fuzz(base_url: str, headers: dict[str, str], token: bool) -> dict[str, str]:
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: dict[str, str] = {}
     with requests.Session() as session:
+        # Building the schema is the slowest request of a run: give it more than the 10 s
+        # schemathesis allows, for a machine busy with other work.
+        document = session.get(f"{base_url}/openapi.json", timeout=120).json()
+        schema = schemathesis.openapi.from_dict(document)
         for result in schema.get_all_operations():
             if isinstance(result, Err):  # an operation schemathesis cannot read fails the run too
                 invalid = result.err()
