@@ -60,7 +60,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 @contextmanager
 def start_server(
-    argv: list[str], port: int, env: Mapping[str, str] | None = None
+    argv: list[str], port: int, env: Mapping[str, str] | None = None, timeout: float = 30
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process until the block ends; stopped by its pid whatever happens."""
     process = subprocess.Popen(
@@ -70,7 +70,7 @@ def start_server(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process)
+        _wait_for_port(port, process, timeout)
         yield process
     finally:
         process.terminate()
@@ -79,6 +79,26 @@ def start_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def serve_argv(port: int, workers: int) -> list[str]:
+    """`bazaar serve --workers N` as uvicorn's own command, with a longer start-up check:
+    uvicorn kills a worker that is not serving 5 s after it was spawned, and with other test
+    runs on this machine importing the app took longer, so two workers never came up."""
+    return [
+        str(BIN / "uvicorn"),
+        "bazaar.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-worker-healthcheck",
+        "120",
+    ]
 
 
 @contextmanager

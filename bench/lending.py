@@ -18,8 +18,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -29,10 +27,9 @@ import orjson
 from bazaar.config import Settings
 from bazaar.db import unit_of_work
 from bazaar.lending import service
-from bazaar.lending.schemas import CustomerCreate
 from bazaar.runtime import Runtime
 from bench.harness import BIN, Stats, free_port, interleaved, load, report, start_server
-from bench.portfolio import PASSWORD, disbursed_loan, staff
+from bench.portfolio import PASSWORD, disbursed_loans, staff
 
 LOANS = 50
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres@127.0.0.1:5432")
@@ -52,20 +49,9 @@ async def _seed(database_url: str) -> Portfolio:
     try:
         async with unit_of_work(runtime.db, runtime.events) as session:
             admin, officer = await staff(session=session)
-            disbursed_on = service.today() - timedelta(days=45)
-            loans = []
-            for number in range(3 * LOANS):
-                loan = await disbursed_loan(
-                    session=session,
-                    officer=officer,
-                    admin=admin,
-                    customer=CustomerCreate(
-                        full_name=f"Borrower {number}", phone=f"+91 90000 {number:05}"
-                    ),
-                    principal=Decimal("10000000.00"),
-                    on=disbursed_on,
-                )
-                loans.append(str(loan.id))
+            loans = await disbursed_loans(
+                session=session, officer=officer, admin=admin, count=3 * LOANS
+            )
         return Portfolio(
             str(officer.user_id), loans[:LOANS], loans[LOANS : 2 * LOANS], loans[2 * LOANS :]
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,3 +71,27 @@ async def disbursed_loan(
             session=session, principal=actor, loan=loan, command=command, on=on
         )
     return loan
+
+
+async def disbursed_loans(
+    *, session: AsyncSession, officer: Principal, admin: Principal, count: int, tag: int = 0
+) -> list[str]:
+    """The ids of `count` loans of 10,000,000.00 to new customers of `officer`, disbursed 45
+    days ago (large enough that a bench's payments never repay one); `tag` keeps phones apart
+    between officers."""
+    on = service.today() - timedelta(days=45)
+    ids = []
+    for number in range(count):
+        customer = CustomerCreate(
+            full_name=f"Borrower {tag}-{number}", phone=f"+91 9{tag:04} {number:05}"
+        )
+        loan = await disbursed_loan(
+            session=session,
+            officer=officer,
+            admin=admin,
+            customer=customer,
+            principal=Decimal("10000000.00"),
+            on=on,
+        )
+        ids.append(str(loan.id))
+    return ids

@@ -46,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("target", nargs="?", default="loan", choices=["loan", "me", "payment"])
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--keep", type=Path, help="also write py-spy's raw stacks here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'profile.db'}"
@@ -69,12 +70,18 @@ def main() -> None:
                     f"wrk.body = [[{body}]]\n"
                 )
                 wrk += ["-s", str(script)]
+            # A second of load first: the first requests build FastAPI's route contexts and
+            # SQLAlchemy's compiled statements, once per process, which is not the steady cost.
+            warm = [wrk[0], "-t1", "-c8", "-d1s", *wrk[4:]]
+            subprocess.run([*warm, *headers, base + path], check=True, capture_output=True)
             load = subprocess.Popen([*wrk, *headers, base + path], stdout=subprocess.PIPE)
             folded = Path(tmp) / "stacks.txt"
             record = [str(BIN / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw"]
             duration = ["--duration", f"{args.seconds:.0f}", "--nonblocking"]
             subprocess.run([*record, *duration, "--output", str(folded)], check=True)
             out, _ = load.communicate()
+        if args.keep is not None:
+            args.keep.write_text(folded.read_text())
         samples: collections.Counter[str] = collections.Counter()
         for line in folded.read_text().splitlines():
             stack, _, seen = line.rpartition(" ")

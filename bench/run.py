@@ -7,7 +7,17 @@ import importlib
 
 from bench.harness import hint_if_no_wrk
 
-CAPABILITIES = ["core", "auth", "lending", "commerce", "request_cost", "realtime", "sync"]
+CAPABILITIES = [
+    "core",
+    "auth",
+    "lending",
+    "commerce",
+    "request_cost",
+    "workers",
+    "load",
+    "realtime",
+    "sync",
+]
 
 
 def main() -> None:

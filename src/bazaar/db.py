@@ -21,6 +21,7 @@ from sqlalchemy import Integer, MetaData, String, Table, Update, Uuid, bindparam
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -103,8 +104,9 @@ class SyncMixin:
 
 # SQLite takes its write lock lazily, and a read transaction that later writes cannot wait for
 # it (SQLITE_BUSY at once). Writes therefore begin IMMEDIATE; safe-method requests begin
-# DEFERRED so reads still run side by side under WAL.
+# DEFERRED so reads still run side by side under WAL; a lone read (ReadDep) begins nothing.
 sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+NO_BEGIN = ""
 _HOLDS_WRITE_LOCK = "bazaar.holds_write_lock"
 
 
@@ -128,13 +130,14 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         begin = sqlite_begin.get()
-        if begin != "BEGIN":
+        if begin not in ("BEGIN", NO_BEGIN):
             try:
                 await_only(asyncio.wait_for(write_lock.acquire(), timeout))
             except TimeoutError as exc:
                 raise SQLiteWriterBusy(f"no write turn within {timeout:g}s") from exc
             conn.connection.info[_HOLDS_WRITE_LOCK] = True
-        conn.exec_driver_sql(begin)
+        if begin != NO_BEGIN:
+            conn.exec_driver_sql(begin)
 
     @event.listens_for(engine.sync_engine.pool, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -218,3 +221,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    token = sqlite_begin.set(NO_BEGIN)
+    try:
+        async with request.app.state.runtime.db.reads.connect() as connection:
+            yield connection
+    finally:
+        sqlite_begin.reset(token)
+
+
+ReadDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
+Reader = AsyncSession | AsyncConnection
+"""What a read query runs on: the request's session, or a ReadDep connection."""
+"""For a safe-method route whose answer is one SELECT: a pooled connection outside any
+transaction (autocommit on PostgreSQL, no BEGIN on SQLite), so the read costs one round trip
+instead of three (BEGIN, the statement, COMMIT). One statement is its own snapshot on both (on
+PostgreSQL, READ COMMITTED gave each statement its own already); a route whose statements must
+see one snapshot on SQLite takes SessionDep. Nothing is written through it."""

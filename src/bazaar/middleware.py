@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bazaar.errors import error_response
+from bazaar.observability.requests import header
 
 TOO_LARGE = "Request body too large"
 
@@ -26,12 +27,17 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        declared = header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(
                 413, "payload_too_large", TOO_LARGE, {"max_bytes": self.max_bytes}
             )
             await response(scope, receive, send)
+            return
+        if not header(scope, b"transfer-encoding"):
+            # The body is the declared length (checked above) or, with neither header, empty
+            # (RFC 9112 6.3): nothing to count, so no wrapper per request.
+            await self.app(scope, receive, send)
             return
         received = 0
 

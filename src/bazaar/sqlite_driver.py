@@ -100,6 +100,22 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
 
+    # A read run outside any transaction (bazaar.db.ReadDep) has nothing to end: SQLAlchemy
+    # still ends it on every checkin, and each end was one more trip to the thread. Reading the
+    # flag from this thread is safe: the connection is idle (checked out by one task, between
+    # statements) whenever SQLAlchemy ends a transaction.
+    def commit(self) -> None:
+        if self._open_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._open_transaction():
+            super().rollback()
+
+    def _open_transaction(self) -> bool:
+        database = cast(aiosqlite.Connection, self._connection)._connection
+        return database is None or bool(database.in_transaction)
+
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *args: Any, **kwargs: Any) -> _Connection:

@@ -4,8 +4,7 @@ The check reads the database (and Redis's denylist) and keeps what it read for a
 (`validity_cache`): logout, a password change, a deactivation or a demotion takes effect on the
 next request of the worker that committed it and within a second on every other. An access
 token is accepted only within a login session that was issued to its subject and is still
-live. The read never runs in a request's write transaction: safe-method requests lend their
-read-only session, others get a short read-only connection.
+live. The read never runs in a request's transaction: it takes a short connection of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Executable, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.access_tokens import AccessClaims, InvalidTokenError, read_access_token
 from bazaar.auth.context import AuthContext, auth_context
@@ -25,7 +23,7 @@ from bazaar.auth.models import ApiKey, RefreshToken, RevokedAccessToken, User
 from bazaar.auth.opaque_tokens import API_KEY_PREFIX, hash_secret
 from bazaar.auth.principal import Principal
 from bazaar.auth.revocation import is_denylisted_in_redis
-from bazaar.db import sqlite_begin
+from bazaar.db import NO_BEGIN, sqlite_begin
 from bazaar.stamps import utcnow
 
 log = structlog.get_logger(__name__)
@@ -38,40 +36,28 @@ class Authenticated:
     claims: AccessClaims | None
 
 
-async def authenticate(
-    credential: str, *, app_state: Any, session: AsyncSession | None = None
-) -> Authenticated:
-    """Check a credential. `session` is a read-only request's own session, which saves a
-    connection; without it the lookup takes a short read-only connection of its own."""
+async def authenticate(credential: str, *, app_state: Any) -> Authenticated:
+    """Check a credential; a database read, when the cache has none, is one statement on a
+    short connection outside any transaction (so it never takes SQLite's write lock)."""
     context = auth_context(app_state.runtime)
-    reader = _Reader(context, session)
     if credential.startswith(API_KEY_PREFIX):
-        return Authenticated(await _api_key_principal(context, reader, credential), None)
+        return Authenticated(await _api_key_principal(context, credential), None)
     try:
         claims = read_access_token(context.tokens, credential)
     except InvalidTokenError as exc:
         log.info("access_token_refused", reason=str(exc))
         raise InvalidToken from exc
-    await _ensure_still_valid(context, reader, claims)
+    await _ensure_still_valid(context, claims)
     return Authenticated(Principal(user_id=claims.user_id, role=claims.role), claims)
 
 
-@dataclass(frozen=True)
-class _Reader:
-    context: AuthContext
-    session: AsyncSession | None
-
-    async def one_or_none(self, query: Executable, params: dict[str, Any]) -> Any:
-        """The single row of `query`, or None."""
-        if self.session is not None:
-            return (await self.session.execute(query, params)).one_or_none()
-        # A DEFERRED transaction on SQLite, so the check never takes the write lock.
-        begin = sqlite_begin.set("BEGIN")
-        try:
-            async with self.context.db.reads.connect() as connection:
-                return (await connection.execute(query, params)).one_or_none()
-        finally:
-            sqlite_begin.reset(begin)
+async def _one_or_none(context: AuthContext, query: Executable, params: dict[str, Any]) -> Any:
+    begin = sqlite_begin.set(NO_BEGIN)
+    try:
+        async with context.db.reads.connect() as connection:
+            return (await connection.execute(query, params)).one_or_none()
+    finally:
+        sqlite_begin.reset(begin)
 
 
 # Built once: these run on every authenticated request. SQLAlchemy caches the compiled SQL, but
@@ -102,11 +88,11 @@ _VALIDITY_AND_DENYLIST = _VALIDITY.add_columns(
 )
 
 
-async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: AccessClaims) -> None:
+async def _ensure_still_valid(context: AuthContext, claims: AccessClaims) -> None:
     cache = context.validity
     found = cache.session(claims.user_id, claims.session_id, claims.jti)
     if found is None:
-        found = await _read_validity(context, reader, claims)
+        found = await _read_validity(context, claims)
         cache.keep_session(claims.user_id, claims.session_id, claims.jti, found)
     row, denylisted = found
     if row is None:
@@ -124,9 +110,7 @@ async def _ensure_still_valid(context: AuthContext, reader: _Reader, claims: Acc
         raise InvalidToken
 
 
-async def _read_validity(
-    context: AuthContext, reader: _Reader, claims: AccessClaims
-) -> tuple[Any, bool]:
+async def _read_validity(context: AuthContext, claims: AccessClaims) -> tuple[Any, bool]:
     """The user's and the session's state for this token, and whether it is denylisted."""
     params: dict[str, Any] = {
         "user_id": claims.user_id,
@@ -136,7 +120,7 @@ async def _read_validity(
     query = _VALIDITY
     if context.redis is None:
         query, params["jti"] = _VALIDITY_AND_DENYLIST, claims.jti
-    row = await reader.one_or_none(query, params)
+    row = await _one_or_none(context, query, params)
     if row is None or context.redis is None:
         return row, bool(row is not None and row.denylisted)
     return row, await is_denylisted_in_redis(context.redis, claims.jti)
@@ -171,12 +155,12 @@ _API_KEY = (
 )
 
 
-async def _api_key_principal(context: AuthContext, reader: _Reader, key: str) -> Principal:
+async def _api_key_principal(context: AuthContext, key: str) -> Principal:
     key_hash = hash_secret(key)
     cached = context.validity.api_key(key_hash)
     if cached is not None:
         return cached
-    row = await reader.one_or_none(_API_KEY, {"key_hash": key_hash})
+    row = await _one_or_none(context, _API_KEY, {"key_hash": key_hash})
     if row is None or row.revoked_at is not None:
         raise InvalidToken
     if row.expires_at is not None and row.expires_at <= utcnow():

@@ -32,7 +32,7 @@ from bazaar.auth.errors import (
 )
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.db import SAFE_METHODS, SessionDep
+from bazaar.db import SAFE_METHODS
 from bazaar.errors import RateLimitedError, UnauthorizedError, raises
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -49,22 +49,23 @@ AuthContextDep = Annotated[AuthContext, Depends(get_auth_context)]
 @raises(UnauthorizedError, InvalidToken, InsufficientScope, RateLimitedError)
 async def authenticate_request(
     request: Request,
-    context: AuthContextDep,
     bearer: Annotated[str | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
-    session: SessionDep,
 ) -> Principal:
+    # No session and no AuthContextDep here: every authenticated route resolves this, and each
+    # dependency costs FastAPI a resolution per request; the credential check's rare database
+    # read (validity_cache) takes a short connection of its own.
     credential = bearer or api_key
     if not credential:
         raise UnauthorizedError
-    safe = request.method in SAFE_METHODS
-    authenticated = await authenticate(
-        credential, app_state=request.app.state, session=session if safe else None
-    )
+    state = request.app.state
+    authenticated = await authenticate(credential, app_state=state)
     principal = authenticated.principal
     request.state.access_claims = authenticated.claims
-    if not principal.may_call(request.url.path) or (not principal.may_write() and not safe):
+    safe = request.method in SAFE_METHODS
+    if not principal.may_call(request.scope["path"]) or (not principal.may_write() and not safe):
         raise InsufficientScope
+    context = auth_context(state.runtime)
     await context.limits.hit_coarse(context.rules.per_user, "user", str(principal.user_id))
     return principal
 

@@ -46,7 +46,7 @@ from bazaar.auth.schemas import (
     UserRead,
 )
 from bazaar.auth.sessions import TokenPair
-from bazaar.db import SessionDep, unit_of_work
+from bazaar.db import ReadDep, SessionDep, unit_of_work
 from bazaar.errors import RateLimitedError, error_responses
 from bazaar.routing import Route
 
@@ -170,11 +170,11 @@ async def logout(claims: PasswordUser, session: SessionDep, context: AuthContext
 
 
 @auth.get("/me", responses=error_responses())
-async def me(principal: CurrentUser, session: SessionDep) -> UserRead:
+async def me(principal: CurrentUser, reads: ReadDep) -> UserRead:
     """The signed-in user (or the API key's owner): id, email, name, role. An officer finds
     their own id here."""
     return UserRead.model_validate(
-        await service.read_profile(session=session, user_id=principal.user_id)
+        await service.read_profile(session=reads, user_id=principal.user_id)
     )
 
 

@@ -9,17 +9,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table, Uuid, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bazaar.db import ROW_KEY, update_by_key
+from bazaar.db import ROW_KEY, Reader, update_by_key
 from bazaar.lending import rules
 from bazaar.lending.models import Installment, Payment, PaymentReversal
 from bazaar.money import ZERO
 
 AnyRow = Row[*tuple[Any, ...]]
 
-_INSTALLMENT_COLUMNS = (
+INSTALLMENT_COLUMNS = (
     Installment.id,
     Installment.number,
     Installment.starts_on,
@@ -33,9 +33,16 @@ _INSTALLMENT_COLUMNS = (
 REVERSED = PaymentReversal.id.is_not(None).label("reversed")
 
 
-async def installment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
-    query = select(*_INSTALLMENT_COLUMNS).where(Installment.loan_id == loan_id)
-    return (await session.execute(query.order_by(Installment.number))).all()
+# Built once: a loan's schedule is read on every schedule page and payment.
+_INSTALLMENTS = (
+    select(*INSTALLMENT_COLUMNS)
+    .where(Installment.loan_id == bindparam("loan_id", type_=Uuid()))
+    .order_by(Installment.number)
+)
+
+
+async def installment_rows(session: Reader, loan_id: uuid.UUID) -> Sequence[AnyRow]:
+    return (await session.execute(_INSTALLMENTS, {"loan_id": loan_id})).all()
 
 
 def _scheduled(row: AnyRow) -> dict[str, Any]:
@@ -77,7 +84,7 @@ SET_PAYMENT_SPLITS = update_by_key(cast(Table, Payment.__table__))
 PAY_INSTALLMENTS = update_by_key(cast(Table, Installment.__table__))
 
 
-async def payment_rows(session: AsyncSession, loan_id: uuid.UUID) -> Sequence[AnyRow]:
+async def payment_rows(session: Reader, loan_id: uuid.UUID) -> Sequence[AnyRow]:
     return (await session.execute(_PAYMENTS.where(Payment.loan_id == loan_id))).all()
 
 

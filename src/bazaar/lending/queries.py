@@ -8,6 +8,7 @@ an `as_of` in the past replays the payments.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
@@ -30,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
+from bazaar.db import Reader
 from bazaar.lending import rules
 from bazaar.lending.errors import LoanNotFound
 from bazaar.lending.ledger import (
+    INSTALLMENT_COLUMNS,
     AnyRow,
     installment_rows,
     payment_rows,
@@ -90,13 +93,43 @@ def _loans_with_arrears() -> Select[Any]:
     )
 
 
+# Built once (see _loan_by_id); a list adds its filters to a copy.
+_LOANS_WITH_ARREARS = _loans_with_arrears()
+
+
 @cache
 def _loan_by_id(role: Role) -> Select[Any]:
     """Built once per role (building it costs more than running it): `:loan_id`, `:user_id`."""
     user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
-    return _loans_with_arrears().where(
+    return _LOANS_WITH_ARREARS.where(
         Loan.id == bindparam("loan_id", type_=Uuid()), loans_visible_to(role, user_id)
     )
+
+
+@cache
+def _stored_schedule(role: Role) -> Select[*tuple[Any, ...]]:
+    """Built once per role: a visible loan's currency with its installments, `:loan_id`,
+    `:user_id`, in one statement instead of loading the loan and then its installments."""
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id", type_=Uuid())
+    return (
+        select(Loan.currency, *INSTALLMENT_COLUMNS)
+        .join(Loan, Loan.id == Installment.loan_id)
+        .where(
+            Installment.loan_id == bindparam("loan_id", type_=Uuid()),
+            loans_visible_to(role, user_id),
+        )
+        .order_by(Installment.number)
+    )
+
+
+async def stored_schedule(
+    *, session: Reader, principal: Principal, loan_id: uuid.UUID
+) -> tuple[str, Sequence[AnyRow]] | None:
+    """The currency and installments of a loan the caller sees, None when there are none (a
+    loan before approval, or one the caller does not see)."""
+    params = {"loan_id": loan_id, "user_id": principal.user_id}
+    rows = (await session.execute(_stored_schedule(principal.role), params)).all()
+    return (rows[0].currency, rows) if rows else None
 
 
 def _delinquency(row: AnyRow, as_of: date) -> DelinquencyRead | None:
@@ -125,16 +158,14 @@ def _loan_read(row: AnyRow, delinquency: DelinquencyRead | None, principal: Prin
     )
 
 
-async def _past_delinquency(
-    session: AsyncSession, loan_id: uuid.UUID, as_of: date
-) -> DelinquencyRead:
+async def _past_delinquency(session: Reader, loan_id: uuid.UUID, as_of: date) -> DelinquencyRead:
     schedule = schedule_of(await installment_rows(session, loan_id))
     found = rules.delinquency(schedule, records_of(await payment_rows(session, loan_id)), as_of)
     return DelinquencyRead.model_validate(found, from_attributes=True)
 
 
 async def read_loan(
-    *, session: AsyncSession, principal: Principal, loan_id: uuid.UUID, as_of: date | None
+    *, session: Reader, principal: Principal, loan_id: uuid.UUID, as_of: date | None
 ) -> LoanRead:
     current = today()
     when = as_of if as_of is not None and as_of > current else current
@@ -188,7 +219,7 @@ async def list_loans(
     if bucket is not None:
         where.append(_bucket_filter(bucket, on))
     total = (await session.execute(select(func.count(Loan.id)).where(*where))).scalar_one()
-    query = _loans_with_arrears().where(*where).order_by(Loan.id.desc())
+    query = _LOANS_WITH_ARREARS.where(*where).order_by(Loan.id.desc())
     rows = (await session.execute(query.limit(limit).offset(offset), {"as_of": on})).all()
     return [_loan_read(r, _delinquency(r, on), principal) for r in rows], total
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from bazaar.auth.dependencies import AdminOnly, StaffOnly
 from bazaar.auth.errors import FieldNotAllowed
-from bazaar.db import SessionDep
+from bazaar.db import ReadDep, SessionDep
 from bazaar.errors import error_responses
 from bazaar.idempotency import IdempotencyDep
 from bazaar.lending import queries, repayments, rules, service
@@ -31,7 +31,6 @@ from bazaar.lending.errors import (
     PaymentOverpaysLater,
     StaleVersion,
 )
-from bazaar.lending.ledger import installment_rows
 from bazaar.lending.rules import Bucket, LoanCommand, LoanStatus
 from bazaar.lending.schemas import (
     CustomerCreate,
@@ -226,13 +225,11 @@ async def list_loans_by_status(
 
 @router.get("/loans/{loan_id}", tags=["loans"], responses=error_responses(LoanNotFound))
 async def get_loan(
-    loan_id: uuid.UUID, session: SessionDep, principal: LendingUser, as_of: AsOf = None
+    loan_id: uuid.UUID, reads: ReadDep, principal: LendingUser, as_of: AsOf = None
 ) -> LoanRead:
     """One loan with its balances, delinquency as of `as_of` (default today) and
     `allowed_commands`: what this caller may do to it now."""
-    return await queries.read_loan(
-        session=session, principal=principal, loan_id=loan_id, as_of=as_of
-    )
+    return await queries.read_loan(session=reads, principal=principal, loan_id=loan_id, as_of=as_of)
 
 
 async def _update_loan(
@@ -336,11 +333,16 @@ async def disburse_loan(
 
 
 @router.get("/loans/{loan_id}/schedule", tags=["loans"], responses=error_responses(LoanNotFound))
-async def loan_schedule(loan: LoanDep, session: SessionDep) -> ScheduleRead:
+async def loan_schedule(
+    loan_id: uuid.UUID, reads: ReadDep, session: SessionDep, principal: LendingUser
+) -> ScheduleRead:
     """The stored schedule from approval on; before that, a preview from the terms."""
-    rows = await installment_rows(session, loan.id)
-    if rows:
-        return _schedule_read([InstallmentRead.model_validate(r) for r in rows], loan.currency)
+    stored = await queries.stored_schedule(session=reads, principal=principal, loan_id=loan_id)
+    if stored is not None:
+        currency, rows = stored
+        return _schedule_read([InstallmentRead.model_validate(r) for r in rows], currency)
+    # Before approval (or not the caller's loan: 404 here): the session loads it, lazily.
+    loan = await service.get_loan(session=session, principal=principal, loan_id=loan_id)
     preview = rules.generate_schedule(service.terms_of(loan))
     return _schedule_read(
         [InstallmentRead.model_validate(i, from_attributes=True) for i in preview], loan.currency
