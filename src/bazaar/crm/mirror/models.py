@@ -128,6 +128,8 @@ class SyncRun(IdMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """Per record: entity, side, local_id, external_id and the CRM's message."""
+    cursors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Each entity's `pulled_until` before the run, which a rollback restores."""
 
 
 class JournalEntry(IdMixin, Base):
@@ -149,6 +151,8 @@ class JournalEntry(IdMixin, Base):
     external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     after: Mapped[str | None] = mapped_column(String(64), default=None)
+    link_base: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """The link's agreed values before the write, which a rollback restores."""
 
 
 class SyncConflict(IdMixin, Base):

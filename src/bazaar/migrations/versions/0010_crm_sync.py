@@ -125,6 +125,7 @@ def upgrade() -> None:
         sa.Column("failed", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("failures", sa.JSON(), nullable=False),
+        sa.Column("cursors", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_sync_runs")),
     )
     op.create_index("ix_crm_sync_runs_status", "crm_sync_runs", ["status"])
@@ -150,6 +151,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=200), nullable=True),
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.String(length=64), nullable=True),
+        sa.Column("link_base", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_sync_journal")),
     )
     op.create_index("ix_crm_sync_journal_run", "crm_sync_journal", ["run_id", "seq"])
