@@ -213,7 +213,9 @@ def _resource_routes(app: FastAPI, crm: FakeCRM) -> None:
             return Response(crm.behaviour.garbage.popleft(), media_type="application/json")
         q = request.query_params
         page, per_page = int(q.get("page", 1)), int(q.get("per_page", 50))
-        rows = sorted(crm.records[resource].values(), key=lambda r: (r["updated_at"], r["id"]))
+        rows = sorted(
+            crm.records[resource].values(), key=lambda r: (r["updated_at"], r.get("id", ""))
+        )
         if since := q.get("updated_since"):
             rows = [
                 r

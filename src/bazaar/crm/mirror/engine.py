@@ -218,11 +218,12 @@ class Engine:
                 entity, page=page, per_page=per_page, updated_since=since
             )
             newest = max((r.updated_at for r in found.records), default=None)
-            next_since: datetime | None
+            last = len(found.records) + len(found.failed) < per_page
+            next_since: datetime | None = since
+            next_page = 1 if last else page + 1
             if newest is not None and newest != since:
+                # Every record of the page ends at or before `newest`: ask from there.
                 next_since, next_page = newest, 1
-            else:
-                next_since, next_page = since, page + 1
             pushes = await self._apply_page(
                 entity, found.records, found.failed, next_since, next_page
             )
@@ -230,7 +231,7 @@ class Engine:
             done += len(found.records) + len(found.failed)
             if self.progress is not None:
                 self.progress(entity, done, max(found.total, done))
-            if len(found.records) + len(found.failed) < per_page:
+            if last:
                 return
             since, page = next_since, next_page
 
