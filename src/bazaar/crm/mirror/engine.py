@@ -9,7 +9,9 @@ link's base keeps the CRM's old value, so a run that dies before it still sends 
 
 Push sends local rows edited since the last push (their version is newer than the link's);
 a create first records a pending link, and a create whose answer was lost is adopted by the
-`bazaar_id` the record carries instead of being sent twice.
+`bazaar_id` the record carries: the next bidirectional run's pull meets it (it is newer than
+the checkpoint) before its push would send it again. A push-only connection has no pull to
+meet it with and sends it again.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ from bazaar.events import EventBus
 from bazaar.leader import try_acquire
 from bazaar.stamps import utcnow
 
-LEASE_TTL = timedelta(seconds=60)
-"""A run renews its lease with every page; a dead run's lease lapses after this."""
+LEASE_TTL = timedelta(seconds=15)
+"""A run renews its lease every third of this (and with every page); a dead run's lease
+lapses after it, and the next run may start."""
 
 Progress = Callable[[str, int, int], None]
 """(entity, records done, records expected)."""
@@ -688,11 +691,6 @@ class Engine:
                 link.local_id = local_id
                 session.add(link)
                 await session.flush()
-            lost_create = link.pending is Pending.CREATE and link.external_id is None
-            if lost_create and self.connection.direction is Direction.BIDIRECTIONAL:
-                # A create whose answer was lost: the pull adopts it once it shows up; sending
-                # it again would make a duplicate.
-                return
             base = link.base
             local = await local_values(kind, row, self._refs(session), base or {})
             link_id, version = link.id, row.version

@@ -92,6 +92,7 @@ async def execute(
     started = time.perf_counter()
     engine: Engine | None = None
     error: str | None = None
+    heartbeat = asyncio.create_task(_hold_lease(db, events, run.connection_id, run_id))
     try:
         async with client_for(db, events, connection) as client:
             engine = Engine(
@@ -114,6 +115,8 @@ async def execute(
     except Exception as exc:
         log.exception("crm_sync_failed", run_id=str(run_id))
         error = f"{type(exc).__name__}: {exc}"[:1000]
+    finally:
+        heartbeat.cancel()
     status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
     async with unit_of_work(db, events) as session:
         run = await session.get(SyncRun, run_id)
@@ -127,6 +130,20 @@ async def execute(
     if metrics is not None:
         metrics.observe_run(engine.tally if engine else None, status, time.perf_counter() - started)
     return status
+
+
+async def _hold_lease(
+    db: Database, events: EventBus, connection_id: uuid.UUID, run_id: uuid.UUID
+) -> None:
+    """Renew the run's lease while it waits on the CRM (a rate limit, a slow page)."""
+    name, holder = lease_name(connection_id), str(run_id)
+    while True:
+        await asyncio.sleep(LEASE_TTL.total_seconds() / 3)
+        try:
+            async with unit_of_work(db, events) as session:
+                await try_acquire(session=session, name=name, holder=holder, ttl=LEASE_TTL)
+        except Exception:
+            log.exception("crm_sync_lease_renewal_failed", run_id=holder)
 
 
 def start_in_background(
