@@ -7,7 +7,7 @@ import importlib
 
 from bench.harness import hint_if_no_wrk
 
-CAPABILITIES = ["core", "auth", "lending", "request_cost", "realtime", "sync"]
+CAPABILITIES = ["core", "auth", "lending", "request_cost", "realtime", "sync", "crm"]
 
 
 def main() -> None:

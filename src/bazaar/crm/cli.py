@@ -44,7 +44,7 @@ def sync(
                 query = select(CrmConnection.id, CrmConnection.name).order_by(CrmConnection.name)
                 if connection is not None:
                     query = query.where(CrmConnection.name == connection)
-                found = list((await session.execute(query)).tuples())
+                found = [(row[0], row[1]) for row in await session.execute(query)]
             if not found:
                 typer.echo(f"no connection named {connection}", err=True)
                 return False

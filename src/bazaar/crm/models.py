@@ -44,6 +44,7 @@ def _enum(kind: type[StrEnum], name: str) -> Enum:
 
 class CrmClient(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_clients"
+    __table_args__ = (Index("ix_crm_clients_updated_at", "updated_at"),)
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     contact_person: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -59,6 +60,7 @@ class CrmClient(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Project(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_projects"
+    __table_args__ = (Index("ix_crm_projects_updated_at", "updated_at"),)
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text, default=None)
@@ -78,6 +80,7 @@ class Project(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Task(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_tasks"
+    __table_args__ = (Index("ix_crm_tasks_updated_at", "updated_at"),)
 
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text, default=None)
@@ -99,7 +102,10 @@ class Task(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Comment(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_comments"
-    __table_args__ = (Index("ix_crm_comments_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_crm_comments_entity", "entity_type", "entity_id"),
+        Index("ix_crm_comments_updated_at", "updated_at"),
+    )
 
     content: Mapped[str] = mapped_column(Text)
     entity_type: Mapped[EntityType] = mapped_column(_enum(EntityType, "crm_entity_type"))

@@ -62,7 +62,7 @@ from bazaar.crm.models import Comment, CrmConnection, Project, Task
 from bazaar.db import Database, unit_of_work
 from bazaar.events import EventBus
 from bazaar.leader import try_acquire
-from bazaar.stamps import utcnow
+from bazaar.stamps import new_id, utcnow
 
 LEASE_TTL = timedelta(seconds=15)
 """A run renews its lease every third of this (and with every page); a dead run's lease
@@ -142,6 +142,7 @@ class Engine:
         self.progress = progress
         self._ref_cache: Refs | None = None
         self._pending_after: list[tuple[JournalEntry, LocalRow]] = []
+        self._fallback_owner: uuid.UUID | None = None
         """Journal entries of the page whose row version is known after the flush."""
 
     async def run(self) -> None:
@@ -274,15 +275,19 @@ class Engine:
                 )
                 rows = {row.id: row for row in found}
             touched: list[tuple[SyncLink, LocalRow]] = []
-            for record in records:
-                try:
-                    async with session.begin_nested():
+            await refs.prefetch(kind, [r.model_dump() for r in records])
+            # One flush for the page, not one before every lookup. A record fails (RecordError)
+            # before it changes anything, so the rest of the page applies without savepoints.
+            with session.no_autoflush:
+                for record in records:
+                    try:
                         await self._pull_one(
                             session, kind, refs, record, links, rows, touched, pushes
                         )
-                except RecordError as exc:
-                    self._fail(entity, "pull", str(exc), external_id=record.id)
-                    await self._park_pull(session, entity, links.get(record.id), record.id, exc)
+                    except RecordError as exc:
+                        self._fail(entity, "pull", str(exc), external_id=record.id)
+                        link = links.get(record.id)
+                        await self._park_pull(session, entity, link, record.id, exc)
             for item, message in failed:
                 external_id = item.get("id") if isinstance(item, dict) else None
                 self._fail(entity, "pull", message, external_id=external_id)
@@ -333,7 +338,7 @@ class Engine:
             await self._pull_user(session, record, remote, link, refs)
             return
         if link is None and record.bazaar_id is not None:
-            link = await self._adopt(session, entity, record)
+            link = await self._adoptable(session, entity, record)
         if remote[DELETED] and not self.connection.sync_deleted:
             return
         row = rows.get(link.local_id) if link is not None and link.local_id else None
@@ -355,6 +360,7 @@ class Engine:
             self.tally.created += 1
             return
         assert link is not None
+        link.external_id = record.id
         refs.learn(entity, row.id, record.id)
         local = await local_values(kind, row, refs, link.base or {})
         outcome = reconcile(
@@ -390,7 +396,7 @@ class Engine:
         if remote_at is not None:
             link.remote_updated_at = remote_at
 
-    async def _adopt(
+    async def _adoptable(
         self, session: AsyncSession, entity: str, record: ExternalRecord
     ) -> SyncLink | None:
         """A record carrying one of our ids: a create of ours whose answer was lost."""
@@ -404,10 +410,7 @@ class Engine:
                 SyncLink.local_id == local_id,
             )
         )
-        if link is not None and link.external_id is None:
-            link.external_id = record.id
-            return link
-        return None
+        return link if link is not None and link.external_id is None else None
 
     async def _pull_user(
         self,
@@ -448,16 +451,15 @@ class Engine:
         assert kind.model is not None
         values = await columns(kind, remote, refs, None)
         if kind.entity in ("clients", "projects") and values.get("owner_id") is None:
-            values["owner_id"] = await fallback_owner(session)
+            values["owner_id"] = await self._owner(session)
         if kind.entity == "tasks" and values.get("project_id") is None:
             raise RecordError("a task needs a project")
         if kind.entity == "comments":
             values["owner_id"] = await self._subject_owner(session, remote, values)
             if values.get("author_id") is None:
-                values["author_id"] = await fallback_owner(session)
-        row = kind.model(**values)
+                values["author_id"] = await self._owner(session)
+        row = kind.model(id=new_id(), **values)
         session.add(row)
-        await session.flush()
         entry = self.journal.add(
             session,
             side="local",
@@ -471,6 +473,11 @@ class Engine:
         )
         self._pending_after.append((entry, row))
         return row
+
+    async def _owner(self, session: AsyncSession) -> uuid.UUID:
+        if self._fallback_owner is None:
+            self._fallback_owner = await fallback_owner(session)
+        return self._fallback_owner
 
     async def _subject_owner(
         self, session: AsyncSession, remote: Values, values: dict[str, Any]

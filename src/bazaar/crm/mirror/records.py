@@ -144,6 +144,31 @@ class Refs:
         if external_id is not None:
             self._local[(entity, external_id)] = local_id
 
+    async def prefetch(self, kind: Kind, records: list[Mapping[str, Any]]) -> None:
+        """Learn, in one query per entity, the local ids of what a page's records name."""
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            for name in kind.refs:
+                value = record.get(name)
+                if value is not None:
+                    try:
+                        target = _target(kind, name, record)
+                    except RecordError:
+                        continue  # the record fails when it is applied
+                    if (target, str(value)) not in self._local:
+                        wanted.setdefault(target, set()).add(str(value))
+        for target, ids in wanted.items():
+            found = await self.session.execute(
+                select(SyncLink.external_id, SyncLink.local_id).where(
+                    SyncLink.connection_id == self.connection_id,
+                    SyncLink.entity == target,
+                    SyncLink.external_id.in_(ids),
+                )
+            )
+            known = {external_id: local_id for external_id, local_id in found}
+            for external_id in ids:
+                self._local[(target, external_id)] = known.get(external_id)
+
     async def external(self, entity: str, local_id: uuid.UUID) -> str | None:
         key = (entity, local_id)
         if key not in self._ext:
@@ -174,7 +199,10 @@ class Refs:
 def _target(kind: Kind, field: str, values: Mapping[str, Any]) -> str:
     target = kind.refs[field]
     if target == "entity":
-        return SUBJECTS[str(values.get("entity_type"))]
+        subject = SUBJECTS.get(str(values.get("entity_type")))
+        if subject is None:
+            raise RecordError(f"entity_type {values.get('entity_type')!r} is not one Bazaar knows")
+        return subject
     return target
 
 

@@ -81,6 +81,7 @@ async def execute(
     run_id: uuid.UUID,
     progress: Progress | None = None,
     metrics: SyncMetrics | None = None,
+    rate_window: int | None = None,
 ) -> RunStatus:
     """Run a started run to its end; never raises for the CRM's or the data's faults: they
     end the run `failed` with the error, the records' own faults end it `partial`."""
@@ -94,7 +95,7 @@ async def execute(
     error: str | None = None
     heartbeat = asyncio.create_task(_hold_lease(db, events, run.connection_id, run_id))
     try:
-        async with client_for(db, events, connection) as client:
+        async with client_for(db, events, connection, rate_window=rate_window) as client:
             engine = Engine(
                 db=db,
                 events=events,

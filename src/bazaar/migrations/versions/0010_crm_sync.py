@@ -63,7 +63,13 @@ def _settings() -> tuple[sa.Column[object], ...]:
     )
 
 
+UPDATED_AT = ("crm_clients", "crm_projects", "crm_tasks", "crm_comments")
+"""The push looks for rows edited since its checkpoint: by index, not by scanning them all."""
+
+
 def upgrade() -> None:
+    for table in UPDATED_AT:
+        op.create_index(f"ix_{table}_updated_at", table, ["updated_at"])
     with op.batch_alter_table("crm_connections") as batch:
         for column in _settings():
             column.nullable = False
@@ -188,6 +194,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in UPDATED_AT:
+        op.drop_index(f"ix_{table}_updated_at", table_name=table)
     for table in (
         "crm_sync_conflicts",
         "crm_sync_journal",
