@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bazaar.auth import service as auth_service
+from bazaar.auth.models import User
+from bazaar.auth.service import normalize_email
 from bazaar.crm.client import CRMClient, CRMValidationError
 from bazaar.crm.client.dialect import RESOURCES
 from bazaar.crm.client.models import ExternalRecord
@@ -143,6 +144,8 @@ class Engine:
         self._ref_cache: Refs | None = None
         self._pending_after: list[tuple[JournalEntry, LocalRow]] = []
         self._fallback_owner: uuid.UUID | None = None
+        self._accounts: dict[str, uuid.UUID] = {}
+        """Bazaar accounts by normalized email, for the users pulled so far."""
         """Journal entries of the page whose row version is known after the flush."""
 
     async def run(self) -> None:
@@ -276,6 +279,8 @@ class Engine:
                 rows = {row.id: row for row in found}
             touched: list[tuple[SyncLink, LocalRow]] = []
             await refs.prefetch(kind, [r.model_dump() for r in records])
+            if entity == "users":
+                await self._learn_accounts(session, records)
             # One flush for the page, not one before every lookup. A record fails (RecordError)
             # before it changes anything, so the rest of the page applies without savepoints.
             with session.no_autoflush:
@@ -412,6 +417,16 @@ class Engine:
         )
         return link if link is not None and link.external_id is None else None
 
+    async def _learn_accounts(self, session: AsyncSession, records: list[ExternalRecord]) -> None:
+        """The Bazaar accounts of a page's CRM users, by email, in one query."""
+        emails = set()
+        for record in records:
+            email = getattr(record, "email", None)
+            if isinstance(email, str) and "\x00" not in email:
+                emails.add(normalize_email(email))
+        found = await session.execute(select(User.email, User.id).where(User.email.in_(emails)))
+        self._accounts.update({email: user_id for email, user_id in found})
+
     async def _pull_user(
         self,
         session: AsyncSession,
@@ -426,10 +441,9 @@ class Engine:
             link = SyncLink(connection_id=self.connection.id, entity="users", external_id=record.id)
             session.add(link)
         email = remote.get("email")
-        account = None
-        if isinstance(email, str) and "\x00" not in email and not remote[DELETED]:
-            account = await auth_service.find_user_by_email(session=session, email=email)
-        local_id = None if account is None else account.id
+        local_id = None
+        if isinstance(email, str) and not remote[DELETED]:
+            local_id = self._accounts.get(normalize_email(email))
         if local_id is not None and local_id != link.local_id:
             taken = await session.scalar(
                 select(SyncLink.id).where(
