@@ -17,6 +17,7 @@ CAPABILITIES = [
     "load",
     "realtime",
     "sync",
+    "crm",
 ]
 
 

@@ -5,6 +5,7 @@ fail in bursts of 500/503, drop connections, reject a record with 422, and page 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import secrets
@@ -44,6 +45,8 @@ class Behaviour:
     """The login answers HTML instead of a token."""
     garbage: deque[str] = field(default_factory=deque)
     """Raw bodies to answer to list requests, one each: malformed answers."""
+    delay: float = 0.0
+    """Seconds every request waits before it is answered: a slow CRM."""
 
 
 @dataclass
@@ -69,14 +72,16 @@ class FakeCRM:
         with self._lock:
             self.tokens = dict.fromkeys(self.tokens, 0.0)
 
-    def put(self, resource: str, **fields: Any) -> dict[str, Any]:
-        """A record as another user of the CRM would write it."""
+    def put(
+        self, resource: str, *, updated_at: datetime | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A record as another user of the CRM would write it (at `updated_at`, default now)."""
         with self._lock:
             record_id = fields.pop("id", None) or f"{resource[:-1]}-{next(self._ids)}"
             record = {**self.records[resource].get(record_id, {}), **fields}
             record |= {
                 "id": record_id,
-                "updated_at": _now(),
+                "updated_at": (updated_at or datetime.now(UTC)).isoformat(),
                 "deleted_at": record.get("deleted_at"),
             }
             self.records[resource][record_id] = record
@@ -109,6 +114,8 @@ def build_app(crm: FakeCRM, server: FakeServer) -> FastAPI:
 
     @app.middleware("http")
     async def gate(request: Request, call_next: Any) -> Response:
+        if crm.behaviour.delay:
+            await asyncio.sleep(crm.behaviour.delay)
         answer = _gate(crm, server, request)
         if answer is None:
             answer = await call_next(request)
@@ -206,7 +213,9 @@ def _resource_routes(app: FastAPI, crm: FakeCRM) -> None:
             return Response(crm.behaviour.garbage.popleft(), media_type="application/json")
         q = request.query_params
         page, per_page = int(q.get("page", 1)), int(q.get("per_page", 50))
-        rows = sorted(crm.records[resource].values(), key=lambda r: (r["updated_at"], r["id"]))
+        rows = sorted(
+            crm.records[resource].values(), key=lambda r: (r["updated_at"], r.get("id", ""))
+        )
         if since := q.get("updated_since"):
             rows = [
                 r

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bazaar.crm.client.dialect import RESOURCES
+from bazaar.crm.mirror.models import Direction, Strategy
 from bazaar.crm.models import AuthType, ConnectionStatus
 from bazaar.examples import example
 
@@ -16,6 +18,15 @@ Url = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/$.?#\x00][^\
 # PostgreSQL text cannot hold NUL: a string carrying one is bad input (422), never a 500.
 Secret = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")]
 Label = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+
+Entity = Literal["users", "clients", "projects", "tasks", "comments"]
+StrategyKey = Annotated[
+    str,
+    Field(
+        pattern=rf"^({'|'.join(RESOURCES)})(\.[a-z_]{{1,40}})?$",
+        description="An entity (`tasks`) or one of its fields (`tasks.status`)",
+    ),
+]
 
 REQUIRED: dict[AuthType, tuple[str, ...]] = {
     AuthType.JWT: ("username", "password"),
@@ -41,6 +52,15 @@ class _Settings(BaseModel):
     api_key: Secret | None = None
     api_key_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")] | None = None
     refresh_margin_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    direction: Direction | None = None
+    entities: Annotated[list[Entity], Field(min_length=1, max_length=5)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=1000)] | None = None
+    interval_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
+    sync_deleted: bool | None = None
+    strategy: Strategy | None = None
+    strategies: Annotated[dict[StrategyKey, Strategy], Field(max_length=200)] | None = None
+    skew_seconds: Annotated[float, Field(ge=0, le=86_400)] | None = None
+    lookback_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
 
 
 class ConnectionCreate(_Settings):
@@ -98,6 +118,15 @@ class ConnectionRead(BaseModel):
     has_api_key: bool
     status: ConnectionStatus
     status_message: str | None
+    direction: Direction
+    entities: list[str]
+    batch_size: int
+    interval_minutes: int
+    sync_deleted: bool
+    strategy: Strategy
+    strategies: dict[str, Strategy]
+    skew_seconds: float
+    lookback_seconds: int
     version: int
     created_at: datetime
     updated_at: datetime

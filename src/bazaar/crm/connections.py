@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,21 +149,25 @@ def _auth(connection: CrmConnection, store: ConnectionTokenStore, api_url: str) 
     )
 
 
-def settings_of(connection: CrmConnection) -> CRMSettings:
-    return CRMSettings(
+def settings_of(connection: CrmConnection, *, rate_window: int | None = None) -> CRMSettings:
+    settings = CRMSettings(
         base_url=connection.base_url,
         api_version=connection.api_version,
         timeout=connection.timeout_seconds,
         max_retries=connection.max_retries,
         rate_limit_per_minute=connection.rate_limit_per_minute,
     )
+    return settings if rate_window is None else replace(settings, rate_window=rate_window)
 
 
-def client_for(db: Database, events: EventBus, connection: CrmConnection) -> CRMClient:
-    """A client for the connection as loaded; refused at once while it is `auth_failed`."""
+def client_for(
+    db: Database, events: EventBus, connection: CrmConnection, *, rate_window: int | None = None
+) -> CRMClient:
+    """A client for the connection as loaded; refused at once while it is `auth_failed`.
+    `rate_window` shortens the rate limit's minute, for benchmarks only."""
     if connection.status is ConnectionStatus.AUTH_FAILED:
         raise CRMAuthError(f"connection {connection.name} is auth_failed: fix its credentials")
-    settings = settings_of(connection)
+    settings = settings_of(connection, rate_window=rate_window)
     store = ConnectionTokenStore(db, events, connection.id)
     connection_id = connection.id
 

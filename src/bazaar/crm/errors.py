@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bazaar.errors import ConflictError, ForbiddenError, NotFoundError
+from bazaar.errors import AppError, ConflictError, ForbiddenError, NotFoundError
 
 
 class ClientNotFound(NotFoundError):
@@ -65,3 +65,40 @@ class ConnectionNotFound(NotFoundError):
 class ConnectionNameTaken(ConflictError):
     code = "crm_connection_name_taken"
     default_message = "Another CRM connection has that name"
+
+
+class SyncRunning(ConflictError):
+    """`details.run_id` is the run in progress."""
+
+    code = "crm_sync_running"
+    default_message = "A sync of this connection is already running"
+
+
+class RunNotFound(NotFoundError):
+    code = "crm_run_not_found"
+    default_message = "Sync run not found"
+
+
+class RollbackRefused(ConflictError):
+    """`details.changed` lists the records changed since the run, on either side."""
+
+    code = "crm_rollback_refused"
+    default_message = "Records the run wrote were changed since; roll back refused"
+
+
+class ConflictNotFound(NotFoundError):
+    code = "crm_conflict_not_found"
+    default_message = "Sync conflict not found"
+
+
+class ConflictClosed(ConflictError):
+    code = "crm_conflict_resolved"
+    default_message = "That conflict is already resolved"
+
+
+class CrmRefused(AppError):
+    """The external CRM refused or could not take a write; nothing was changed here."""
+
+    code = "crm_refused"
+    status_code = 502
+    default_message = "The external CRM did not accept the write"

@@ -9,10 +9,25 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Date, Enum, Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bazaar.crm.client.dialect import RESOURCES
+from bazaar.crm.mirror.models import Direction, Strategy
 from bazaar.crm.rules import EntityType, Priority, ProjectStatus, TaskStatus
 from bazaar.db import Base, IdMixin, SyncMixin, TimestampMixin
 
@@ -29,6 +44,7 @@ def _enum(kind: type[StrEnum], name: str) -> Enum:
 
 class CrmClient(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_clients"
+    __table_args__ = (Index("ix_crm_clients_updated_at", "updated_at"),)
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     contact_person: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -44,6 +60,7 @@ class CrmClient(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Project(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_projects"
+    __table_args__ = (Index("ix_crm_projects_updated_at", "updated_at"),)
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text, default=None)
@@ -63,6 +80,7 @@ class Project(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Task(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_tasks"
+    __table_args__ = (Index("ix_crm_tasks_updated_at", "updated_at"),)
 
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text, default=None)
@@ -84,7 +102,10 @@ class Task(IdMixin, TimestampMixin, SyncMixin, Base):
 
 class Comment(IdMixin, TimestampMixin, SyncMixin, Base):
     __tablename__ = "crm_comments"
-    __table_args__ = (Index("ix_crm_comments_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_crm_comments_entity", "entity_type", "entity_id"),
+        Index("ix_crm_comments_updated_at", "updated_at"),
+    )
 
     content: Mapped[str] = mapped_column(Text)
     entity_type: Mapped[EntityType] = mapped_column(_enum(EntityType, "crm_entity_type"))
@@ -134,6 +155,22 @@ class CrmConnection(IdMixin, TimestampMixin, Base):
     access_token: Mapped[str | None] = mapped_column(Text, default=None)
     refresh_token: Mapped[str | None] = mapped_column(Text, default=None)
     token_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    direction: Mapped[Direction] = mapped_column(
+        _enum(Direction, "crm_sync_direction"), default=Direction.BIDIRECTIONAL
+    )
+    entities: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(RESOURCES))
+    batch_size: Mapped[int] = mapped_column(Integer, default=100)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    sync_deleted: Mapped[bool] = mapped_column(Boolean, default=True)
+    strategy: Mapped[Strategy] = mapped_column(
+        _enum(Strategy, "crm_sync_strategy"), default=Strategy.LATEST_TIMESTAMP
+    )
+    strategies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Overrides: {"tasks": "API_WINS", "tasks.status": "MANUAL_REVIEW"}; a field's beats its
+    entity's, which beats `strategy`."""
+    skew_seconds: Mapped[float] = mapped_column(Float, default=5.0)
+    """Under LATEST_TIMESTAMP, `updated_at`s closer than this go to review."""
+    lookback_seconds: Mapped[int] = mapped_column(Integer, default=120)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -17,6 +17,8 @@ class ExternalRecord(BaseModel):
     id: str = Field(min_length=1)
     updated_at: datetime
     deleted_at: datetime | None = None
+    bazaar_id: str | None = None
+    """Set on what Bazaar created, so a create whose answer was lost is recognised."""
 
 
 class ExternalUser(ExternalRecord):

@@ -7,7 +7,7 @@ tsvector table (GIN) and a table of indexed words with a pg_trgm GIN index. The 
 left installed on downgrade: other schemas may use it.
 
 Revision ID: 0011_commerce
-Revises: 0009_crm
+Revises: 0010_crm_sync
 Create Date: 2026-12-03
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from bazaar.sqltypes import UTCDateTime
 
 revision: str = "0011_commerce"
-down_revision: str | None = "0009_crm"
+down_revision: str | None = "0010_crm_sync"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
