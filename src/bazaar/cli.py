@@ -56,6 +56,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=None if reload else (workers or settings.workers),
+        # Uvicorn's 5 s default kills workers that a busy machine starts slowly, again and again.
+        timeout_worker_healthcheck=settings.worker_start_seconds,
         reload=reload,
         access_log=False,
         log_config=None,

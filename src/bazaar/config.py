@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    worker_start_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="How long a new worker may take to start serving before Uvicorn replaces it",
+    )
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
