@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bazaar.commerce.models import Product, Variant
 from bazaar.config import Settings
@@ -148,6 +148,12 @@ async def _seed(database_url: str, count: int) -> None:
                     for row in batch
                 ]
                 await session.execute(insert(Variant), variants)
+        if database_url.startswith("postgresql"):
+            # What autovacuum does soon after a bulk load: without statistics the planner
+            # guesses ~100 products, walks all 100,000 and probes the index per product
+            # (290 ms for the page, 22 ms once analyzed).
+            async with unit_of_work(runtime.db, runtime.events) as session:
+                await session.execute(text("ANALYZE"))
     finally:
         await runtime.close()
 

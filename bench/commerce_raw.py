@@ -26,18 +26,26 @@ from bazaar.config import get_settings
 from bazaar.main import create_app
 
 PAGE = 50
-SQLITE_SEARCH = """
-SELECT p.id, p.name, p.brand, p.base_price, m.score FROM products p
-JOIN (SELECT product_id, -bm25(product_search, 0, 10, 4, 4, 1) AS score
-      FROM product_search WHERE product_search MATCH ?1) m ON m.product_id = p.id
+SQLITE_MATCHES = """
+WITH m AS MATERIALIZED (SELECT rowid AS key, -bm25(product_search, 10, 4, 4, 1) AS score
+                        FROM product_search WHERE product_search MATCH ?1)
+"""
+SQLITE_SEARCH = (
+    SQLITE_MATCHES
+    + """
+SELECT p.id, p.name, p.brand, p.base_price, m.score
+FROM m JOIN product_search_keys k ON k.key = m.key JOIN products p ON p.id = k.product_id
 WHERE p.status = 'active' ORDER BY m.score DESC, p.id DESC LIMIT {page}
 """
-SQLITE_SEARCH_COUNT = """
-SELECT count(*) FROM products p
-JOIN (SELECT product_id FROM product_search WHERE product_search MATCH ?1) m
-  ON m.product_id = p.id
+)
+SQLITE_SEARCH_COUNT = (
+    SQLITE_MATCHES
+    + """
+SELECT count(*)
+FROM m JOIN product_search_keys k ON k.key = m.key JOIN products p ON p.id = k.product_id
 WHERE p.status = 'active'
 """
+)
 PG_SEARCH = """
 SELECT p.id, p.name, p.brand, p.base_price, ts_rank(s.document, q) AS score
 FROM products p JOIN product_search s ON s.product_id = p.id, to_tsquery('simple', $1) q
