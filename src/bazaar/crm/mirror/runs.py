@@ -200,7 +200,9 @@ def next_run_at(connection: CrmConnection, last: SyncRun | None) -> datetime | N
     if connection.status is not ConnectionStatus.ACTIVE:
         return None
     if last is None:
-        return utcnow()
+        # Due since it was connected: a fresh `utcnow()` here would always be later than the
+        # caller's "now", and a never-synced connection would never be due.
+        return connection.created_at
     return last.started_at + timedelta(minutes=connection.interval_minutes)
 
 
