@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.create(settings)
+        runtime.registry = app_metrics.registry
         app.state.runtime = runtime
         hub = await realtime.start_hub(runtime, app_metrics.registry)
         scheduler = Scheduler(runtime, all_jobs()) if settings.scheduler_enabled else None

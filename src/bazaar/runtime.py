@@ -1,5 +1,5 @@
 """What a running Bazaar process holds: settings, database, event bus, optional Redis, and
-the realtime hub once one starts.
+the realtime hub once one starts, and the web app's metrics registry.
 
 The web app keeps one as `app.state.runtime`; `bazaar worker` and the CLI build their own.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from bazaar.config import Settings
@@ -28,6 +29,9 @@ class Runtime:
     events: EventBus
     redis: Redis | None
     realtime: Hub | None = None
+    registry: CollectorRegistry | None = None
+    """The web app's Prometheus registry, so its scheduled jobs show on `/metrics`; None in
+    `bazaar worker` and the CLI, which serve no metrics."""
     auth: AuthContext | None = None
     """Token keys, hasher and rate limiter, built on first use (`auth.context.auth_context`)."""
     """The web app's hub, or (`realtime.service.hub_of`) a publish-only one over Redis."""

@@ -8,6 +8,7 @@ import structlog
 
 from bazaar.crm.errors import SyncRunning
 from bazaar.crm.mirror import runs
+from bazaar.crm.mirror.metrics import SyncMetrics
 from bazaar.db import unit_of_work
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Job
@@ -19,6 +20,7 @@ CHECK_SECONDS = 60.0
 
 
 async def sync_due_connections(runtime: Runtime) -> None:
+    metrics = None if runtime.registry is None else SyncMetrics.on(runtime.registry)
     async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
         due = await runs.due_connections(session=session)
     for connection_id in due:
@@ -31,7 +33,9 @@ async def sync_due_connections(runtime: Runtime) -> None:
             )
         except SyncRunning:
             continue
-        status = await runs.execute(db=runtime.db, events=runtime.events, run_id=run_id)
+        status = await runs.execute(
+            db=runtime.db, events=runtime.events, run_id=run_id, metrics=metrics
+        )
         log.info("crm_sync_run", run_id=str(run_id), status=status.value)
 
 

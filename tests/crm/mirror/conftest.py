@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.crm.conftest import API, Crm
 from tests.crm.fake_crm import FakeServer
@@ -75,6 +76,17 @@ class Mirror:
         found = [r for r in self.fake.records[resource].values() if r.get("bazaar_id") == local_id]
         assert len(found) == 1, found
         return dict(found[0])
+
+    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The app's `bazaar_crm_*` samples on `/metrics`: (name, sorted labels) -> value."""
+        answer = await self.crm.http.get("/metrics")
+        assert answer.status_code == 200, answer.text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.text)
+            if family.name.startswith("bazaar_crm_")
+            for sample in family.samples
+        }
 
     async def conflicts(self, **params: Any) -> list[dict[str, Any]]:
         answer = await self.crm.get("crm/conflicts", self.crm.admin, **params)

@@ -3,20 +3,7 @@ records by entity and direction, and requests to the CRM by the status the CRM a
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.crm.mirror.conftest import Mirror
-
-
-async def _samples(mirror: Mirror) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    answer = await mirror.crm.http.get("/metrics")
-    assert answer.status_code == 200, answer.text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        if family.name.startswith("bazaar_crm_")
-        for sample in family.samples
-    }
 
 
 async def test_metrics_count_the_records_and_calls_of_a_run(mirror: Mirror) -> None:
@@ -28,7 +15,7 @@ async def test_metrics_count_the_records_and_calls_of_a_run(mirror: Mirror) -> N
 
     await mirror.sync()
 
-    found = await _samples(mirror)
+    found = await mirror.metrics()
     records = "bazaar_crm_sync_records_total"
     assert found[(records, (("direction", "pull"), ("entity", "clients")))] == 3
     assert found[(records, (("direction", "push"), ("entity", "clients")))] == 1

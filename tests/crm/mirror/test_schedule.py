@@ -34,3 +34,5 @@ async def test_the_job_syncs_due_connections_and_skips_the_others(
     assert names == {"Never synced yet"}
     assert await _runs(mirror, due) == [("schedule", "succeeded")]
     assert await _runs(mirror, mirror.connection) == [("api", "succeeded")]
+    pulled = ("bazaar_crm_sync_records_total", (("direction", "pull"), ("entity", "clients")))
+    assert (await mirror.metrics())[pulled] == 1  # the scheduled run's record, on /metrics
