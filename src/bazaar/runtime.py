@@ -1,4 +1,4 @@
-"""What a running Bazaar process holds: settings, database, event bus, optional Redis, and
+"""What a running Bazaar process holds: settings, database, event bus, optional Redis,
 the realtime hub once one starts, and the web app's metrics registry.
 
 The web app keeps one as `app.state.runtime`; `bazaar worker` and the CLI build their own.
