@@ -29,12 +29,12 @@ class Runtime:
     events: EventBus
     redis: Redis | None
     realtime: Hub | None = None
+    """The web app's hub, or (`realtime.service.hub_of`) a publish-only one over Redis."""
     registry: CollectorRegistry | None = None
     """The web app's Prometheus registry, so its scheduled jobs show on `/metrics`; None in
     `bazaar worker` and the CLI, which serve no metrics."""
     auth: AuthContext | None = None
     """Token keys, hasher and rate limiter, built on first use (`auth.context.auth_context`)."""
-    """The web app's hub, or (`realtime.service.hub_of`) a publish-only one over Redis."""
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
