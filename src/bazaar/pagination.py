@@ -9,6 +9,8 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -41,3 +43,12 @@ def _page_params(limit: Limit = 50, offset: Offset = 0) -> PageParams:
 
 
 Paging = Annotated[PageParams, Depends(_page_params)]
+
+
+async def fetch_page(
+    session: AsyncSession, query: Select[T], *, limit: int, offset: int
+) -> tuple[list[T], int]:
+    """One page of the query's rows, in its order, and how many rows it has in all."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.scalars(query.limit(limit).offset(offset))
+    return list(rows), total or 0

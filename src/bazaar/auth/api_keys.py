@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.errors import ApiKeyNotFound
@@ -21,6 +21,7 @@ from bazaar.auth.models import ApiKey
 from bazaar.auth.opaque_tokens import hash_secret, new_api_key
 from bazaar.auth.roles import Scope
 from bazaar.events import record_event
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 
 
@@ -56,11 +57,8 @@ async def list_api_keys(
     *, session: AsyncSession, owner_id: uuid.UUID | None, limit: int, offset: int
 ) -> tuple[Sequence[ApiKey], int]:
     where = [] if owner_id is None else [ApiKey.owner_id == owner_id]
-    total = await session.scalar(select(func.count()).select_from(ApiKey).where(*where))
-    keys = await session.scalars(
-        select(ApiKey).where(*where).order_by(ApiKey.id).limit(limit).offset(offset)
-    )
-    return keys.all(), total or 0
+    query = select(ApiKey).where(*where).order_by(ApiKey.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def revoke_api_key(

@@ -21,6 +21,7 @@ from bazaar.auth.roles import Role
 from bazaar.config import get_settings
 from bazaar.db import Reader
 from bazaar.errors import InvalidInputError
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 
 
@@ -132,11 +133,9 @@ async def list_users(
                 func.lower(User.full_name).contains(needle, autoescape=True),
             )
         )
-    total = await session.scalar(select(func.count()).select_from(User).where(*conditions))
-    items = await session.scalars(
-        select(User).where(*conditions).order_by(User.id).limit(limit).offset(offset)
-    )
-    return UserPage(items=items.all(), total=total or 0)
+    query = select(User).where(*conditions).order_by(User.id)
+    items, total = await fetch_page(session, query, limit=limit, offset=offset)
+    return UserPage(items=items, total=total)
 
 
 async def update_profile(

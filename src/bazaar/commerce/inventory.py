@@ -33,6 +33,7 @@ from bazaar.commerce.models import Location, Product, StockHold, StockLevel, Sto
 from bazaar.commerce.rules import Allocation, MovementKind, ProductStatus
 from bazaar.commerce.schemas import LocationCreate, StockAdjust, StockReceive
 from bazaar.events import record_event
+from bazaar.pagination import fetch_page
 from bazaar.stamps import new_id
 
 RESERVE_ROUNDS = 3
@@ -73,11 +74,8 @@ async def create_location(*, session: AsyncSession, data: LocationCreate) -> Loc
 async def list_locations(
     *, session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[Location], int]:
-    total = await session.scalar(select(func.count()).select_from(Location))
-    found = await session.scalars(
-        select(Location).order_by(Location.priority, Location.name).limit(limit).offset(offset)
-    )
-    return list(found), total or 0
+    query = select(Location).order_by(Location.priority, Location.name)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 @dataclass(frozen=True)
@@ -247,13 +245,8 @@ async def list_movements(
         where.append(StockMovement.variant_id == variant_id)
     if location_id is not None:
         where.append(StockMovement.location_id == location_id)
-    total = (
-        await session.execute(select(func.count()).select_from(StockMovement).where(*where))
-    ).scalar_one()
-    rows = await session.execute(
-        select(StockMovement).where(*where).order_by(StockMovement.id).limit(limit).offset(offset)
-    )
-    return list(rows.scalars()), total
+    query = select(StockMovement).where(*where).order_by(StockMovement.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def available_by_variant(

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.crm.client import CRMAuthError, CRMClient, CRMError, CRMSettings
@@ -31,6 +31,7 @@ from bazaar.crm.models import AuthType, ConnectionStatus, CrmConnection
 from bazaar.db import Database, unit_of_work
 from bazaar.errors import InvalidInputError
 from bazaar.events import EventBus
+from bazaar.pagination import fetch_page
 
 AUTH_FIELDS = frozenset(
     {"base_url", "api_version", "auth_type", "username", "password", "token_url"}
@@ -48,11 +49,8 @@ async def get_connection(*, session: AsyncSession, connection_id: uuid.UUID) -> 
 async def list_connections(
     *, session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[CrmConnection], int]:
-    total = await session.scalar(select(func.count()).select_from(CrmConnection))
-    rows = await session.scalars(
-        select(CrmConnection).order_by(CrmConnection.name).limit(limit).offset(offset)
-    )
-    return list(rows), total or 0
+    query = select(CrmConnection).order_by(CrmConnection.name)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def _check_name(session: AsyncSession, name: str, own: uuid.UUID | None) -> None:

@@ -29,6 +29,7 @@ from bazaar.crm.schemas import ClientCreate, ClientUpdate, ProjectCreate, Projec
 from bazaar.crm.scope import clients_visible, manages_project, projects_visible
 from bazaar.errors import InvalidInputError, NotFoundError
 from bazaar.lending import service as lending_service
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 
 Row = TypeVar("Row", CrmClient, Project, Task, Comment)
@@ -62,11 +63,8 @@ async def page(
     limit: int,
     offset: int,
 ) -> tuple[list[Row], int]:
-    total = (
-        await session.execute(select(func.count()).select_from(model).where(*where))
-    ).scalar_one()
-    query = select(model).where(*where).order_by(model.id).limit(limit).offset(offset)
-    return list((await session.execute(query)).scalars()), total
+    query = select(model).where(*where).order_by(model.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 def apply(row: object, changes: dict[str, Any]) -> None:

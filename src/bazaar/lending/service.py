@@ -41,6 +41,7 @@ from bazaar.lending.schemas import (
 )
 from bazaar.lending.scope import customers_visible, loans_visible
 from bazaar.money import ZERO, in_currency
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 
 
@@ -72,11 +73,8 @@ async def list_customers(
         where.append(
             or_(func.lower(Customer.full_name).like(pattern), Customer.phone.like(f"%{q}%"))
         )
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
-    rows = await session.execute(
-        select(Customer).where(*where).order_by(Customer.id).limit(limit).offset(offset)
-    )
-    return list(rows.scalars()), total
+    query = select(Customer).where(*where).order_by(Customer.id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def _check_people(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import QueryableAttribute
 from bazaar.auth.models import User
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 from bazaar.sync import registry
 from bazaar.sync.codec import decode_row
@@ -276,12 +277,8 @@ async def node_contacts(*, session: AsyncSession, principal: Principal) -> Seque
 async def peers(
     *, session: AsyncSession, principal: Principal | None, limit: int, offset: int
 ) -> tuple[Sequence[SyncPeer], int]:
-    visible = _peers_visible(principal)
-    total = await session.scalar(select(func.count()).select_from(SyncPeer).where(visible))
-    found = await session.scalars(
-        select(SyncPeer).where(visible).order_by(SyncPeer.node_id).limit(limit).offset(offset)
-    )
-    return found.all(), total or 0
+    query = select(SyncPeer).where(_peers_visible(principal)).order_by(SyncPeer.node_id)
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 async def summary(*, session: AsyncSession, principal: Principal | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.crm.client import CRMError
@@ -18,6 +18,7 @@ from bazaar.crm.mirror.records import DELETED, KINDS, Refs, columns, digest, loa
 from bazaar.db import Database, unit_of_work
 from bazaar.errors import InvalidInputError
 from bazaar.events import EventBus
+from bazaar.pagination import fetch_page
 from bazaar.stamps import utcnow
 
 
@@ -44,15 +45,10 @@ async def list_conflicts(
         where.append(SyncConflict.entity == entity)
     if status is not None:
         where.append(SyncConflict.status == status)
-    total = await session.scalar(select(func.count()).select_from(SyncConflict).where(*where))
-    rows = await session.scalars(
-        select(SyncConflict)
-        .where(*where)
-        .order_by(SyncConflict.created_at.desc(), SyncConflict.id)
-        .limit(limit)
-        .offset(offset)
+    query = (
+        select(SyncConflict).where(*where).order_by(SyncConflict.created_at.desc(), SyncConflict.id)
     )
-    return list(rows), total or 0
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 def chosen(conflict: SyncConflict, choice: str, merged: dict[str, Any] | None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from bazaar.crm.models import ConnectionStatus, CrmConnection
 from bazaar.db import Database, unit_of_work
 from bazaar.events import EventBus
 from bazaar.leader import release, try_acquire
+from bazaar.pagination import fetch_page
 from bazaar.stamps import new_id, utcnow
 
 log = structlog.get_logger(__name__)
@@ -175,15 +176,8 @@ async def list_runs(
         where.append(SyncRun.connection_id == connection_id)
     if status is not None:
         where.append(SyncRun.status == status)
-    total = await session.scalar(select(func.count()).select_from(SyncRun).where(*where))
-    rows = await session.scalars(
-        select(SyncRun)
-        .where(*where)
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), total or 0
+    query = select(SyncRun).where(*where).order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+    return await fetch_page(session, query, limit=limit, offset=offset)
 
 
 @dataclass
