@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?=
+# Real-process tests mostly wait, so more workers than cores still shortens the run.
+PYTEST_ARGS ?= -n 4 --dist worksteal
 BENCH_ARGS ?=
 
 .PHONY: run test lint check format bench migrate clean

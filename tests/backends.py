@@ -73,17 +73,35 @@ async def _postgres_database() -> AsyncIterator[str]:
         await admin.close()
 
 
-async def _redis_database() -> str:
-    # A random logical database keeps concurrent local runs from flushing each other's keys.
-    url = f"{REDIS_URL.rstrip('/')}/{secrets.randbelow(15) + 1}"
-    client = Redis.from_url(url)
+# Logical databases 1..15 are shared by every concurrent run on the machine (pytest-xdist workers,
+# other checkouts): each run claims one in database 0 so that no run flushes another's keys.
+_REDIS_CLAIM = "bazaar-test:redis-db:{}"
+_REDIS_CLAIM_SECONDS = 3 * 3600
+
+
+async def _redis_database() -> AsyncIterator[str]:
+    """A logical Redis database of this run's own, released at the end."""
+    claims = Redis.from_url(f"{REDIS_URL.rstrip('/')}/0")
+    token = secrets.token_hex(8)
     try:
-        await asyncio.wait_for(client.ping(), timeout=5)
-    except (OSError, TimeoutError, ConnectionError) as exc:
-        unavailable(f"Redis unreachable at {REDIS_URL}: {exc}")
+        try:
+            await asyncio.wait_for(claims.ping(), timeout=5)
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            unavailable(f"Redis unreachable at {REDIS_URL}: {exc}")
+        for number in range(1, 16):
+            key = _REDIS_CLAIM.format(number)
+            if await claims.set(key, token, nx=True, ex=_REDIS_CLAIM_SECONDS):
+                url = f"{REDIS_URL.rstrip('/')}/{number}"
+                await _flush(url)  # whatever a killed run left behind
+                try:
+                    yield url
+                finally:
+                    if await claims.get(key) == token.encode():
+                        await claims.delete(key)
+                return
+        unavailable("every Redis logical database 1..15 is claimed by another test run")
     finally:
-        await client.aclose()
-    return url
+        await claims.aclose()
 
 
 async def open_backend(name: str, tmp: Path) -> AsyncIterator[Backend]:
@@ -94,11 +112,11 @@ async def open_backend(name: str, tmp: Path) -> AsyncIterator[Backend]:
         await _migrate(backend)
         yield backend
         return
-    redis_url = await _redis_database()
-    async for database_url in _postgres_database():
-        backend = Backend("postgres", database_url, redis_url)
-        await _migrate(backend)
-        yield backend
+    async for redis_url in _redis_database():
+        async for database_url in _postgres_database():
+            backend = Backend("postgres", database_url, redis_url)
+            await _migrate(backend)
+            yield backend
 
 
 async def _migrate(backend: Backend) -> None:
@@ -119,6 +137,12 @@ async def empty(backend: Backend, db: Database) -> None:
             for table in tables:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
     if backend.redis_url is not None:
-        client = Redis.from_url(backend.redis_url)
+        await _flush(backend.redis_url)
+
+
+async def _flush(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
         await client.flushdb()
+    finally:
         await client.aclose()
