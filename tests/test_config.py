@@ -45,3 +45,8 @@ def test_lists_read_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) ->
         "https://a.example",
         "https://b.example",
     ]
+
+
+def test_loyalty_tiers_must_ascend() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_LOYALTY_GOLD_POINTS"):
+        Settings(_env_file=None, loyalty_silver_points=5_000, loyalty_gold_points=5_000)

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     commerce_hold_minutes: float = Field(default=15, gt=0, le=24 * 60)
     commerce_low_stock_threshold: int = Field(default=5, ge=0)
     commerce_allocation: Literal["priority", "highest_stock"] = "priority"
+    # Loyalty: tiers by points earned in the last 12 months; points redeem at this many per
+    # currency unit and expire this many days after they are credited.
+    loyalty_silver_points: int = Field(default=1_000, ge=1)
+    loyalty_gold_points: int = Field(default=5_000, ge=1)
+    loyalty_platinum_points: int = Field(default=15_000, ge=1)
+    loyalty_points_per_currency_unit: int = Field(default=100, ge=1, le=1_000_000)
+    loyalty_points_valid_days: int = Field(default=365, ge=1, le=3_650)
 
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod
@@ -148,6 +155,16 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.environment != "dev"
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> Settings:
+        tiers = (self.loyalty_silver_points, self.loyalty_gold_points, self.loyalty_platinum_points)
+        if not tiers[0] < tiers[1] < tiers[2]:
+            raise ConfigurationError(
+                "BAZAAR_LOYALTY_SILVER_POINTS < BAZAAR_LOYALTY_GOLD_POINTS < "
+                "BAZAAR_LOYALTY_PLATINUM_POINTS must hold"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 
 CANONICAL_DECIMAL = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"
 _DECIMAL = re.compile(CANONICAL_DECIMAL.strip("^$"))
@@ -57,3 +57,5 @@ def iso_datetime(value: object) -> object:
 
 IsoDateTime = Annotated[datetime, BeforeValidator(iso_datetime)]
 """A date-time as an ISO 8601 string, never a number read as a Unix time."""
+AwareIsoDateTime = Annotated[AwareDatetime, BeforeValidator(iso_datetime)]
+"""The same with its offset or `Z`: an instant, comparable with any other."""

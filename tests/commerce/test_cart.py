@@ -45,6 +45,11 @@ async def test_adding_holds_stock_and_the_same_variant_adds_up(
     assert cart["totals"] == {
         "currency": "INR",
         "subtotal": "360.00",
+        "coupon_discount": "0.00",
+        "tier": "bronze",
+        "tier_discount": "0.00",
+        "points_redeemed": 0,
+        "points_discount": "0.00",
         "tax": "28.80",
         "shipping": "50.00",
         "total": "438.80",

@@ -33,4 +33,18 @@ async def test_the_demo_buyer_finds_and_holds_a_product(
     body = {"product_id": laptop["id"], "variant_id": silver["id"], "quantity": 2}
     held = await client.post(f"{API}/cart/items", json=body, headers=headers)
     assert held.status_code == 201, held.text
-    assert held.json()["totals"]["total"] == "118797.84"  # 109998.00 + 8 % tax, free shipping
+    totals = held.json()["totals"]
+    # 109998.00, less the silver tier's 5 % (5499.90), + 8 % tax, free shipping.
+    assert (totals["tier"], totals["total"]) == ("silver", "112857.95")
+    offered = (await client.get(f"{API}/loyalty/coupons", headers=headers)).json()["items"]
+    assert [c["code"] for c in offered] == ["FLAT100", "SAVE10"]  # GOLD15 is for gold members
+    body = {"code": "SAVE10"}
+    totals = (await client.post(f"{API}/loyalty/apply-coupon", json=body, headers=headers)).json()[
+        "totals"
+    ]
+    assert totals["coupon_discount"] == "500.00"  # 10 %, at most 500
+    body = {"points": 2_400}
+    totals = (await client.post(f"{API}/loyalty/redeem-points", json=body, headers=headers)).json()[
+        "totals"
+    ]
+    assert (totals["points_discount"], totals["total"]) == ("24.00", "112319.03")

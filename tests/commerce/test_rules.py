@@ -9,8 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bazaar.commerce.rules import (
-    Allocation,
-    Shop,
     StockStatus,
     corrections,
     edit_distance,
@@ -19,19 +17,7 @@ from bazaar.commerce.rules import (
     words,
 )
 from bazaar.money import quantize
-
-
-def shop(currency: str = "INR", **terms: object) -> Shop:
-    defaults: dict[str, object] = {
-        "currency": currency,
-        "tax_rate_percent": Decimal("8"),
-        "shipping_fee": Decimal("50.00"),
-        "free_shipping_threshold": Decimal("500.00"),
-        "hold_minutes": 15,
-        "low_stock_threshold": 5,
-        "allocation": Allocation.PRIORITY,
-    }
-    return Shop(**{**defaults, **terms})  # type: ignore[arg-type]
+from tests.commerce.shops import shop
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,21 @@
-"""A buyer's cart: its lines hold the stock they ask for, and checkout freezes prices and totals.
+"""A buyer's cart: its lines hold the stock they ask for, it carries a coupon and points to
+redeem, and checkout freezes prices and totals.
 
 Each write to a cart line tops its holds up to (or gives them back down to) the line's
 quantity, so a line whose hold expired is reserved again by the next activity, and every write
 to the cart moves the expiry of all its holds to `hold_minutes` from now. A buyer only ever
 reaches their own cart: another buyer's line is 404.
+
+The coupon and points stay on the cart as the buyer asked for them; the totals are priced
+afresh each time, so a coupon the cart no longer qualifies for shows `applies: false` and
+why, and points beyond the balance or the amount left are not used. Checkout refuses a coupon
+that does not apply rather than drop it silently.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,8 +25,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
-from bazaar.commerce import inventory, rules, service
-from bazaar.commerce.errors import CartEmpty, CartItemNotFound, ProductNotAvailable
+from bazaar.commerce import inventory, loyalty, rules, service
+from bazaar.commerce.errors import (
+    CartEmpty,
+    CartItemNotFound,
+    CouponNotApplicable,
+    PointsExceedBalance,
+    PointsExceedTotal,
+    ProductNotAvailable,
+)
 from bazaar.commerce.models import Cart, CartItem, CheckoutSession, Product, StockHold, Variant
 from bazaar.commerce.rules import ProductStatus, Shop
 from bazaar.commerce.schemas import (
@@ -29,6 +43,7 @@ from bazaar.commerce.schemas import (
     CartRead,
     CheckoutLine,
     CheckoutRead,
+    CouponState,
     TotalsRead,
 )
 from bazaar.errors import InvalidInputError
@@ -224,29 +239,133 @@ def _line(shop: Shop, item: CartItem, product: Product, variant: Variant) -> Che
     )
 
 
-def _totals(shop: Shop, priced: list[tuple[Decimal, int]]) -> TotalsRead:
-    totals = rules.totals(shop, priced)
-    return TotalsRead(
-        currency=totals.currency,
-        subtotal=totals.subtotal,
-        tax=totals.tax,
-        shipping=totals.shipping,
-        total=totals.total,
+@dataclass(frozen=True)
+class _Priced:
+    coupon: CouponState | None
+    terms: rules.CouponTerms | None
+    standing: loyalty.Standing
+    totals: rules.Totals
+
+
+async def _price(
+    session: AsyncSession,
+    principal: Principal,
+    shop: Shop,
+    cart: Cart | None,
+    lines: list[tuple[Decimal, int]],
+) -> _Priced:
+    """The totals of `lines` with the cart's coupon (when it applies), the buyer's tier and
+    as many of the points asked for as the balance and the amount left allow."""
+    now = utcnow()
+    standing = await loyalty.standing(
+        session=session, shop=shop, user_id=principal.user_id, now=now
     )
+    state, terms = None, None
+    if cart is not None and cart.coupon_code is not None:
+        coupon = await loyalty.find_coupon(session=session, code=cart.coupon_code)
+        reason = "unknown"
+        if coupon is not None:
+            subtotal = rules.line_sum(shop, lines)
+            found = loyalty.terms(coupon)
+            reason = rules.coupon_refusal(found, subtotal=subtotal, tier=standing.tier, now=now)
+            terms = None if reason else found
+        state = CouponState(code=cart.coupon_code, applies=not reason, reason=reason or None)
+    points = min(cart.redeem_points if cart else 0, max(standing.balance, 0))
+    totals = rules.totals(shop, lines, coupon=terms, tier=standing.tier, points=points)
+    return _Priced(state, terms, standing, totals)
+
+
+def _totals_read(totals: rules.Totals) -> TotalsRead:
+    return TotalsRead(**asdict(totals))
 
 
 async def view(*, session: AsyncSession, principal: Principal, shop: Shop) -> CartRead:
     cart = await _cart_of(session, principal)
-    if cart is None:
-        return CartRead(id=None, items=[], totals=_totals(shop, []))
     items = []
-    for item, product, variant, units, expires in await _lines(session, cart):
+    for item, product, variant, units, expires in (
+        [] if cart is None else await _lines(session, cart)
+    ):
         line = _line(shop, item, product, variant)
         items.append(
             CartItemRead(**dict(line), id=item.id, reserved=units, hold_expires_at=expires)
         )
-    priced = [(i.unit_price, i.quantity) for i in items]
-    return CartRead(id=cart.id, items=items, totals=_totals(shop, priced))
+    priced = await _price(
+        session, principal, shop, cart, [(i.unit_price, i.quantity) for i in items]
+    )
+    return CartRead(
+        id=None if cart is None else cart.id,
+        items=items,
+        coupon=priced.coupon,
+        redeem_points=0 if cart is None else cart.redeem_points,
+        totals=_totals_read(priced.totals),
+    )
+
+
+async def _filled_cart(
+    session: AsyncSession, principal: Principal, shop: Shop
+) -> tuple[Cart, list[tuple[Decimal, int]]]:
+    cart = await _cart_of(session, principal)
+    lines = [] if cart is None else await _lines(session, cart)
+    if cart is None or not lines:
+        raise CartEmpty
+    return cart, [(service.unit_price(shop, p, v), i.quantity) for i, p, v, _, _ in lines]
+
+
+async def apply_coupon(
+    *, session: AsyncSession, principal: Principal, shop: Shop, code: str
+) -> CartRead:
+    """422 `coupon_not_applicable` with the reason when the coupon cannot take effect now."""
+    cart, lines = await _filled_cart(session, principal, shop)
+    coupon = await loyalty.find_coupon(session=session, code=code)
+    if coupon is None:
+        raise CouponNotApplicable.because("unknown", code=code)
+    now = utcnow()
+    tier = (
+        await loyalty.standing(session=session, shop=shop, user_id=principal.user_id, now=now)
+    ).tier
+    reason = rules.coupon_refusal(
+        loyalty.terms(coupon), subtotal=rules.line_sum(shop, lines), tier=tier, now=now
+    )
+    if reason:
+        raise CouponNotApplicable.because(
+            reason,
+            code=coupon.code,
+            required_tier=coupon.min_tier,
+            min_purchase=str(in_currency(coupon.min_purchase, shop.currency)),
+        )
+    cart.coupon_code = coupon.code
+    cart.updated_at = now
+    await session.flush()
+    return await view(session=session, principal=principal, shop=shop)
+
+
+async def remove_coupon(*, session: AsyncSession, principal: Principal, shop: Shop) -> CartRead:
+    cart = await _cart_of(session, principal)
+    if cart is not None and cart.coupon_code is not None:
+        cart.coupon_code = None
+        cart.updated_at = utcnow()
+        await session.flush()
+    return await view(session=session, principal=principal, shop=shop)
+
+
+async def redeem_points(
+    *, session: AsyncSession, principal: Principal, shop: Shop, points: int
+) -> CartRead:
+    """Asks for `points` to come off the cart (0 for none): at most the balance, and at most
+    what the cart costs after its coupon and tier discounts."""
+    cart, lines = await _filled_cart(session, principal, shop)
+    priced = await _price(session, principal, shop, cart, lines)
+    if points > priced.standing.balance:
+        raise PointsExceedBalance(details={"balance": priced.standing.balance, "points": points})
+    without_points = rules.totals(shop, lines, coupon=priced.terms, tier=priced.standing.tier)
+    left = without_points.subtotal - without_points.coupon_discount - without_points.tier_discount
+    most = int(left * shop.points_per_currency_unit)
+    if points > most:
+        raise PointsExceedTotal(details={"max_points": most, "points": points})
+    cart.redeem_points = points
+    cart.updated_at = utcnow()
+    await session.flush()
+    return await view(session=session, principal=principal, shop=shop)
 
 
 async def checkout(*, session: AsyncSession, principal: Principal, shop: Shop) -> CheckoutRead:
@@ -264,18 +383,21 @@ async def checkout(*, session: AsyncSession, principal: Principal, shop: Shop) -
             raise ProductNotAvailable(details={"product_id": str(product.id)})
         await _hold_to_quantity(session, principal, shop, item, until)
         items.append(_line(shop, item, product, variant))
-    totals = _totals(shop, [(i.unit_price, i.quantity) for i in items])
+    priced = await _price(
+        session, principal, shop, cart, [(i.unit_price, i.quantity) for i in items]
+    )
+    if priced.coupon is not None and not priced.coupon.applies:
+        assert priced.coupon.reason is not None
+        raise CouponNotApplicable.because(priced.coupon.reason, code=priced.coupon.code)
+    totals = priced.totals
     stored = CheckoutSession(
         user_id=principal.user_id,
         cart_id=cart.id,
-        currency=shop.currency,
         items=[i.model_dump(mode="json") for i in items],
-        subtotal=totals.subtotal,
-        tax=totals.tax,
-        shipping=totals.shipping,
-        total=totals.total,
+        coupon_code=cart.coupon_code,
         expires_at=until,
+        **asdict(totals),
     )
     session.add(stored)
     await session.flush()
-    return CheckoutRead(id=stored.id, items=items, totals=totals, expires_at=until)
+    return CheckoutRead(id=stored.id, items=items, totals=_totals_read(totals), expires_at=until)

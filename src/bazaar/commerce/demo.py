@@ -1,9 +1,10 @@
 """A demo shop: a warehouse and two stores, products with variants and stock (one running
-low, one sold out, one still a draft), and the buyer `buyer@demo.bazaar`. Built through the
-services, so the data obeys the API's rules."""
+low, one sold out, one still a draft), coupons, and the buyer `buyer@demo.bazaar` with points
+enough for the silver tier. Built through the services, so the data obeys the API's rules."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -13,11 +14,13 @@ from bazaar.auth import service as auth_service
 from bazaar.auth.demo import DEMO_PASSWORD
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.commerce import inventory, service
-from bazaar.commerce.models import Product, Variant
-from bazaar.commerce.rules import LocationKind, ProductStatus, Shop
+from bazaar.commerce import inventory, loyalty, service
+from bazaar.commerce.loyalty_schemas import CouponCreate
+from bazaar.commerce.models import LoyaltyEntry, Product, Variant
+from bazaar.commerce.rules import CouponKind, LocationKind, PointsKind, ProductStatus, Shop, Tier
 from bazaar.commerce.schemas import LocationCreate, ProductCreate, StockReceive, VariantCreate
 from bazaar.config import get_settings
+from bazaar.stamps import utcnow
 
 BUYER = ("buyer@demo.bazaar", "Bina Buyer")
 LOCATIONS = (
@@ -120,28 +123,79 @@ CATALOG: tuple[
 )
 
 
-async def _buyer(session: AsyncSession) -> None:
+COUPONS = (
+    CouponCreate(
+        code="SAVE10",
+        description="10 % off, at most 500",
+        kind=CouponKind.PERCENTAGE,
+        value=Decimal(10),
+        max_discount=Decimal(500),
+    ),
+    CouponCreate(
+        code="FLAT100",
+        description="100 off a cart of 1,000 or more",
+        kind=CouponKind.FIXED,
+        value=Decimal(100),
+        min_purchase=Decimal(1000),
+    ),
+    CouponCreate(
+        code="GOLD15",
+        description="15 % off for gold members and above",
+        kind=CouponKind.PERCENTAGE,
+        value=Decimal(15),
+        min_tier=Tier.GOLD,
+    ),
+)
+BUYER_EARNED_POINTS = 2_400
+"""Earned 60 days ago: silver (from 1,000 by default), with 24.00 to redeem."""
+
+
+async def _buyer(session: AsyncSession, shop: Shop) -> None:
     email, full_name = BUYER
-    if await auth_service.find_user_by_email(session=session, email=email) is None:
-        await auth_service.create_user(
+    user = await auth_service.find_user_by_email(session=session, email=email)
+    if user is None:
+        user = await auth_service.create_user(
             session=session,
             email=email,
             password=DEMO_PASSWORD,
             full_name=full_name,
             role=Role.CUSTOMER,
         )
+    has_points = await session.scalar(
+        select(func.count()).select_from(LoyaltyEntry).where(LoyaltyEntry.user_id == user.id)
+    )
+    if not has_points:
+        await loyalty.credit(
+            session=session,
+            shop=shop,
+            user_id=user.id,
+            kind=PointsKind.EARNED,
+            points=BUYER_EARNED_POINTS,
+            reason="Orders before the demo",
+            now=utcnow() - timedelta(days=60),
+        )
+
+
+async def _coupons(session: AsyncSession, shop: Shop) -> None:
+    for coupon in COUPONS:
+        if await loyalty.find_coupon(session=session, code=coupon.code) is None:
+            await loyalty.create_coupon(session=session, shop=shop, data=coupon)
 
 
 async def seed_demo(*, session: AsyncSession) -> list[str]:
-    await _buyer(session)
-    buyer_line = f"commerce: {BUYER[0]} (customer, password: {DEMO_PASSWORD}) shops"
+    shop = Shop.from_settings(get_settings())
+    await _buyer(session, shop)
+    await _coupons(session, shop)
+    buyer_line = (
+        f"commerce: {BUYER[0]} (customer, password: {DEMO_PASSWORD}) shops, silver tier; "
+        f"coupons {', '.join(c.code for c in COUPONS)}"
+    )
     admin = await auth_service.find_user_by_email(session=session, email="admin@demo.bazaar")
     if admin is None:
         return ["commerce: demo admin missing, no shop seeded", buyer_line]
     if (await session.execute(select(func.count()).select_from(Product))).scalar_one():
         return ["commerce: demo shop already present", buyer_line]
     staff = Principal(user_id=admin.id, role=Role.ADMIN)
-    shop = Shop.from_settings(get_settings())
     locations = [
         await inventory.create_location(
             session=session,

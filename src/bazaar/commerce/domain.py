@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bazaar.commerce import cart_router, demo, events, jobs, router
+from bazaar.commerce import cart_router, demo, events, jobs, loyalty_router, router
 from bazaar.domain import Domain
 
 DOMAIN = Domain(
     name="commerce",
-    routers=(router.router, cart_router.router),
+    routers=(router.router, cart_router.router, loyalty_router.router),
     events=events.EVENTS,
     jobs=jobs.JOBS,
     demo=demo.seed_demo,

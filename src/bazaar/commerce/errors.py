@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from bazaar.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -63,3 +65,42 @@ class CartEmpty(ConflictError):
 class InvalidPrice(InvalidInputError):
     code = "invalid_price"
     default_message = "The price has more decimal places than the shop's currency"
+
+
+class CouponCodeTaken(ConflictError):
+    code = "coupon_code_taken"
+    default_message = "Another coupon has that code"
+
+
+class CouponNotApplicable(InvalidInputError):
+    """`details.reason` says why: `unknown`, `inactive`, `not_started`, `expired`, `tier`
+    (`details.required_tier`) or `min_purchase` (`details.min_purchase`)."""
+
+    code = "coupon_not_applicable"
+    default_message = "The coupon does not apply to this cart"
+    messages: ClassVar[dict[str, str]] = {
+        "unknown": "No coupon has that code",
+        "inactive": "The coupon is not active",
+        "not_started": "The coupon is not valid yet",
+        "expired": "The coupon has expired",
+        "tier": "The coupon needs a higher loyalty tier",
+        "min_purchase": "The cart's subtotal is below the coupon's minimum purchase",
+    }
+
+    @classmethod
+    def because(cls, reason: str, **details: Any) -> CouponNotApplicable:
+        return cls(cls.messages[reason], details={"reason": reason, **details})
+
+
+class PointsExceedBalance(InvalidInputError):
+    """`details.balance` is what the buyer has."""
+
+    code = "points_exceed_balance"
+    default_message = "More points than the balance"
+
+
+class PointsExceedTotal(InvalidInputError):
+    """`details.max_points` is the most the cart can take after its other discounts."""
+
+    code = "points_exceed_total"
+    default_message = "More points than the cart costs"

@@ -1,10 +1,14 @@
-"""Catalog, stock, carts and checkout sessions. None of it is replicated to field nodes.
+"""Catalog, stock, carts, checkout sessions, coupons and the loyalty ledger. None of it is
+replicated to field nodes.
 
 Stock is a row per (location, variant) holding `on_hand` and `reserved`; the database refuses
 a negative reservation or one beyond what is on hand (check constraints), so no code path can
 oversell. Every change of either is also a row of the append-only `stock_movements` ledger,
 whose deltas sum to the stock row. A hold is a cart's reservation at one location, with an
 expiry; releasing one deletes it, so the live holds of a stock row sum to its `reserved`.
+
+Loyalty points are the append-only `loyalty_entries` ledger: a buyer's balance is the sum of
+their entries, and expiry is an entry too (commerce/loyalty.py).
 
 The full-text index is not mapped here: migration 0011 builds it per backend (an FTS5 table on
 SQLite, a tsvector table with GIN indexes on PostgreSQL) and triggers keep it current in the
@@ -20,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -31,7 +36,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bazaar.commerce.rules import LocationKind, MovementKind, ProductStatus
+from bazaar.commerce.rules import (
+    CouponKind,
+    LocationKind,
+    MovementKind,
+    PointsKind,
+    ProductStatus,
+    Tier,
+)
 from bazaar.db import UNMAPPED_TABLES, Base, IdMixin, TimestampMixin
 from bazaar.sqltypes import Money, UTCDateTime, str_enum
 from bazaar.stamps import utcnow
@@ -124,6 +136,10 @@ class Cart(IdMixin, TimestampMixin, Base):
     __tablename__ = "carts"
 
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), unique=True)
+    coupon_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Applied by the buyer; the totals show whether it still applies."""
+    redeem_points: Mapped[int] = mapped_column(Integer, default=0)
+    """Asked for by the buyer; the totals use at most the balance and what the cart costs."""
 
 
 class CartItem(IdMixin, TimestampMixin, Base):
@@ -162,8 +178,51 @@ class CheckoutSession(IdMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     subtotal: Mapped[Decimal] = mapped_column(Money)
+    coupon_code: Mapped[str | None] = mapped_column(String(32))
+    coupon_discount: Mapped[Decimal] = mapped_column(Money)
+    tier: Mapped[Tier] = mapped_column(str_enum(Tier, "loyalty_tier"))
+    tier_discount: Mapped[Decimal] = mapped_column(Money)
+    points_redeemed: Mapped[int] = mapped_column(Integer)
+    points_discount: Mapped[Decimal] = mapped_column(Money)
     tax: Mapped[Decimal] = mapped_column(Money)
     shipping: Mapped[Decimal] = mapped_column(Money)
     total: Mapped[Decimal] = mapped_column(Money)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Coupon(IdMixin, TimestampMixin, Base):
+    """A discount code. Codes are stored upper-case and matched without regard to case."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        CheckConstraint("value > 0", name="value_positive"),
+        # Money is stored in thousandths: 100000 is 100 %.
+        CheckConstraint("kind <> 'percentage' OR value <= 100000", name="percentage_at_most_100"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[CouponKind] = mapped_column(str_enum(CouponKind, "coupon_kind"))
+    value: Mapped[Decimal] = mapped_column(Money)
+    min_purchase: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    max_discount: Mapped[Decimal | None] = mapped_column(Money, default=None)
+    min_tier: Mapped[Tier] = mapped_column(str_enum(Tier, "loyalty_tier"), default=Tier.BRONZE)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LoyaltyEntry(IdMixin, Base):
+    """One change of a buyer's points. Credits carry the date they expire."""
+
+    __tablename__ = "loyalty_entries"
+    __table_args__ = (CheckConstraint("points <> 0", name="points_nonzero"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    kind: Mapped[PointsKind] = mapped_column(str_enum(PointsKind, "points_kind"))
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,11 +1,14 @@
-"""Commerce's pure calculations: cart totals, stock status, and the words a search looks for.
+"""Commerce's pure calculations: cart totals with their discounts, loyalty tiers and points,
+stock status, and the words a search looks for.
 
 Totals are applied in this order (docs/commerce.md): the subtotal is the sum of the lines
-(unit price x quantity, each in the currency's minor unit); tax is the rate on the subtotal
-(the discounted amount, once discounts exist); shipping is the flat fee unless the subtotal
-reaches the free-shipping threshold (and nothing for an empty cart); the total is their sum.
-Every figure is rounded to the currency's minor unit, half to even, as it is made, so the
-total is exactly the sum of the figures a buyer sees.
+(unit price x quantity); the coupon's discount comes off the subtotal; the tier's discount off
+what is left; redeemed points off what is left after that, never below zero; tax is the rate on
+the discounted amount; shipping is the flat fee unless the subtotal (before discounts, so that
+a discount never makes shipping appear) reaches the free-shipping threshold, and nothing for an
+empty cart; the total is the discounted amount plus tax and shipping. Every figure is rounded
+to the currency's minor unit, half to even, as it is made, so the total is exactly the sum of
+the figures a buyer sees.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from bazaar.config import Settings
-from bazaar.money import money_context, quantize
+from bazaar.money import minor_unit, money_context, quantize
 
 
 class ProductStatus(StrEnum):
@@ -56,6 +60,35 @@ class Allocation(StrEnum):
     """The location with the most available first."""
 
 
+class Tier(StrEnum):
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+TIER_DISCOUNT_PERCENT = {Tier.BRONZE: 0, Tier.SILVER: 5, Tier.GOLD: 10, Tier.PLATINUM: 15}
+TIERS = tuple(Tier)
+"""Lowest first."""
+
+
+class CouponKind(StrEnum):
+    PERCENTAGE = "percentage"
+    FIXED = "fixed"
+
+
+class PointsKind(StrEnum):
+    """What a loyalty ledger entry records. Earned points and a positive adjustment are lots
+    that expire; redeemed, reversed and expired points and a negative adjustment are debits
+    (negative). Orders write `earned`, `redeemed` and `reversed` (docs/commerce.md)."""
+
+    EARNED = "earned"
+    REDEEMED = "redeemed"
+    REVERSED = "reversed"
+    EXPIRED = "expired"
+    ADJUSTED = "adjusted"
+
+
 @dataclass(frozen=True)
 class Shop:
     """The shop's terms, from settings."""
@@ -67,6 +100,10 @@ class Shop:
     hold_minutes: float
     low_stock_threshold: int
     allocation: Allocation
+    tier_points: tuple[int, int, int]
+    """Points earned in the last 12 months that reach silver, gold and platinum."""
+    points_per_currency_unit: int
+    points_valid_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Shop:
@@ -78,27 +115,137 @@ class Shop:
             hold_minutes=settings.commerce_hold_minutes,
             low_stock_threshold=settings.commerce_low_stock_threshold,
             allocation=Allocation(settings.commerce_allocation),
+            tier_points=(
+                settings.loyalty_silver_points,
+                settings.loyalty_gold_points,
+                settings.loyalty_platinum_points,
+            ),
+            points_per_currency_unit=settings.loyalty_points_per_currency_unit,
+            points_valid_days=settings.loyalty_points_valid_days,
         )
+
+
+@dataclass(frozen=True)
+class CouponTerms:
+    kind: CouponKind
+    value: Decimal
+    """A percentage (0-100] or an amount in the shop's currency."""
+    min_purchase: Decimal
+    max_discount: Decimal | None
+    min_tier: Tier
+    starts_at: datetime
+    ends_at: datetime | None
+    active: bool
 
 
 @dataclass(frozen=True)
 class Totals:
     currency: str
     subtotal: Decimal
+    coupon_discount: Decimal
+    tier: Tier
+    tier_discount: Decimal
+    points_redeemed: int
+    """At most the points asked for: only as many as the amount left after the other
+    discounts takes."""
+    points_discount: Decimal
     tax: Decimal
     shipping: Decimal
     total: Decimal
 
 
-def totals(shop: Shop, lines: Iterable[tuple[Decimal, int]]) -> Totals:
-    """`lines` are (unit price, quantity)."""
+def totals(
+    shop: Shop,
+    lines: Iterable[tuple[Decimal, int]],
+    *,
+    coupon: CouponTerms | None = None,
+    tier: Tier = Tier.BRONZE,
+    points: int = 0,
+) -> Totals:
+    """`lines` are (unit price, quantity); `coupon` is one that applies (`coupon_refusal`)."""
     with money_context():
         currency = shop.currency
-        subtotal = quantize(sum((price * qty for price, qty in lines), Decimal(0)), currency)
-        tax = quantize(subtotal * shop.tax_rate_percent / 100, currency)
+        subtotal = line_sum(shop, lines)
+        off_coupon = coupon_discount(coupon, subtotal, currency) if coupon else Decimal(0)
+        left = subtotal - off_coupon
+        off_tier = quantize(left * TIER_DISCOUNT_PERCENT[tier] / 100, currency)
+        left -= off_tier
+        used = min(points, int(left * shop.points_per_currency_unit))
+        off_points = points_value(shop, used)
+        left -= off_points
+        tax = quantize(left * shop.tax_rate_percent / 100, currency)
         free = subtotal == 0 or subtotal >= shop.free_shipping_threshold
         shipping = quantize(Decimal(0) if free else shop.shipping_fee, currency)
-        return Totals(currency, subtotal, tax, shipping, subtotal + tax + shipping)
+        return Totals(
+            currency=currency,
+            subtotal=subtotal,
+            coupon_discount=quantize(off_coupon, currency),
+            tier=tier,
+            tier_discount=off_tier,
+            points_redeemed=used,
+            points_discount=off_points,
+            tax=tax,
+            shipping=shipping,
+            total=left + tax + shipping,
+        )
+
+
+def line_sum(shop: Shop, lines: Iterable[tuple[Decimal, int]]) -> Decimal:
+    """The subtotal: unit price x quantity over the lines."""
+    with money_context():
+        return quantize(sum((price * qty for price, qty in lines), Decimal(0)), shop.currency)
+
+
+def coupon_discount(coupon: CouponTerms, amount: Decimal, currency: str) -> Decimal:
+    """The coupon's discount on `amount`: never more than its cap, nor than the amount."""
+    if coupon.kind is CouponKind.PERCENTAGE:
+        off = quantize(amount * coupon.value / 100, currency)
+    else:
+        off = quantize(coupon.value, currency)
+    if coupon.max_discount is not None:
+        off = min(off, coupon.max_discount)
+    return min(off, amount)
+
+
+def points_value(shop: Shop, points: int) -> Decimal:
+    """What `points` are worth, rounded down to the minor unit: points never buy more than
+    they are worth."""
+    with money_context():
+        worth = Decimal(points) / shop.points_per_currency_unit
+        return worth.quantize(minor_unit(shop.currency), rounding=ROUND_DOWN)
+
+
+def coupon_refusal(coupon: CouponTerms, *, subtotal: Decimal, tier: Tier, now: datetime) -> str:
+    """Why the coupon does not apply to a cart of `subtotal` for a buyer of `tier` at `now`,
+    or "" when it does. The reasons are `CouponNotApplicable`'s."""
+    if not coupon.active:
+        return "inactive"
+    if now < coupon.starts_at:
+        return "not_started"
+    if coupon.ends_at is not None and now >= coupon.ends_at:
+        return "expired"
+    if TIERS.index(tier) < TIERS.index(coupon.min_tier):
+        return "tier"
+    if subtotal < coupon.min_purchase:
+        return "min_purchase"
+    return ""
+
+
+def tier_for(shop: Shop, points_last_year: int) -> Tier:
+    """The highest tier whose threshold the points earned in the last 12 months reach."""
+    reached = Tier.BRONZE
+    for tier, threshold in zip(TIERS[1:], shop.tier_points, strict=True):
+        if points_last_year >= threshold:
+            reached = tier
+    return reached
+
+
+def points_to_expire(*, credits_expiring: int, debits: int) -> int:
+    """How many points are due to expire by some date, given the credited points that expire
+    by then and every point spent, reversed or expired so far (a positive count). Spending
+    uses the oldest points first, and the oldest expire first, so the debits have used up
+    those lots before any later one: what they have not covered expires."""
+    return max(0, credits_expiring - debits)
 
 
 def stock_status(available: int, low_stock_threshold: int) -> StockStatus:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from bazaar.commerce.rules import LocationKind, MovementKind, ProductStatus, StockStatus
+from bazaar.commerce.rules import LocationKind, MovementKind, ProductStatus, StockStatus, Tier
 from bazaar.money import MAX_PLACES
 from bazaar.scalars import DecimalString
 from bazaar.text import Line, Lines, json_text, line
@@ -271,8 +271,16 @@ class CartItemSet(Strict):
 
 
 class TotalsRead(BaseModel):
+    """In the order they are applied (docs/commerce.md): each discount comes off what the one
+    before left, tax is on the discounted amount, shipping is judged on the subtotal."""
+
     currency: str
     subtotal: Decimal
+    coupon_discount: Decimal
+    tier: Tier
+    tier_discount: Decimal
+    points_redeemed: int
+    points_discount: Decimal
     tax: Decimal
     shipping: Decimal
     total: Decimal
@@ -294,9 +302,19 @@ class CartItemRead(CheckoutLine):
     hold_expires_at: datetime | None
 
 
+class CouponState(BaseModel):
+    code: str
+    applies: bool
+    reason: str | None = Field(
+        description="Why it does not apply now (CouponNotApplicable's reasons), else None"
+    )
+
+
 class CartRead(BaseModel):
     id: uuid.UUID | None = Field(description="None until the first item is added")
     items: list[CartItemRead]
+    coupon: CouponState | None
+    redeem_points: int = Field(description="Asked for; `totals.points_redeemed` is what applies")
     totals: TotalsRead
 
 
