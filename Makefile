@@ -21,11 +21,14 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The shop's payments go to the sandbox gateway (test cards in docs/commerce.md), stopped with
+# the server.
 run: $(VENV)/.installed-run
 	$(BIN)/bazaar migrate
 	$(BIN)/bazaar seed --demo
 	@echo "Bazaar on http://$${BAZAAR_HOST:-127.0.0.1}:$${BAZAAR_PORT:-8000}  docs: /docs  health: /health/ready"
-	$(BIN)/bazaar serve
+	$(BIN)/bazaar commerce sandbox-gateway & sandbox=$$!; \
+	trap 'kill $$sandbox' EXIT INT TERM; $(BIN)/bazaar serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

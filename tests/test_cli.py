@@ -53,6 +53,7 @@ def test_seed_demo_is_refused_in_production(tmp_path: Path) -> None:
         "--demo",
         BAZAAR_ENVIRONMENT="production",
         BAZAAR_SECRET_KEY="x" * 40,
+        BAZAAR_PAYMENT_WEBHOOK_SECRET="w" * 32,
         BAZAAR_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
         BAZAAR_ALLOW_SQLITE_IN_PRODUCTION="true",
     )

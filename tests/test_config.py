@@ -4,14 +4,15 @@ from typing import Any
 
 import pytest
 
-from bazaar.config import ConfigurationError, Settings
+from bazaar.config import DEV_WEBHOOK_SECRET, ConfigurationError, Settings
 
 STRONG = "k" * 40
 PG = "postgresql+asyncpg://bazaar@db/bazaar"
 
 
 def production(**values: Any) -> Settings:
-    return Settings(_env_file=None, environment="production", **values)
+    safe = {"payment_webhook_secret": "w" * 32}
+    return Settings(_env_file=None, environment="production", **{**safe, **values})
 
 
 def test_production_refuses_the_default_secret() -> None:
@@ -33,6 +34,11 @@ def test_production_refuses_sqlite_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="BAZAAR_DATABASE_URL"):
         production(secret_key=STRONG)
     assert production(secret_key=STRONG, allow_sqlite_in_production=True).is_sqlite
+
+
+def test_production_refuses_the_dev_webhook_secret() -> None:
+    with pytest.raises(ConfigurationError, match="BAZAAR_PAYMENT_WEBHOOK_SECRET"):
+        production(database_url=PG, secret_key=STRONG, payment_webhook_secret=DEV_WEBHOOK_SECRET)
 
 
 def test_production_with_safe_settings_starts() -> None:

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Environment = Literal["dev", "test", "production"]
 
 DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - refused outside dev/test
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105 - refused in production
+SANDBOX_GATEWAY_KEY = "sandbox-key"  # the shipped sandbox gateway's, not a real provider's
 MIN_SECRET_LENGTH = 32
 
 
@@ -140,6 +142,14 @@ class Settings(BaseSettings):
     loyalty_platinum_points: int = Field(default=15_000, ge=1)
     loyalty_points_per_currency_unit: int = Field(default=100, ge=1, le=1_000_000)
     loyalty_points_valid_days: int = Field(default=365, ge=1, le=3_650)
+    # Orders and payments. The default gateway is the shipped sandbox (`bazaar commerce
+    # sandbox-gateway`, which `make run` starts); webhooks are verified with the secret.
+    payment_gateway_url: str = "http://127.0.0.1:8001"
+    payment_gateway_api_key: SecretStr = SecretStr(SANDBOX_GATEWAY_KEY)
+    payment_gateway_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    payment_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    commerce_delivery_days: int = Field(default=5, ge=1, le=60)
 
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod
@@ -178,6 +188,11 @@ class Settings(BaseSettings):
             )
         if self.demo_data:
             raise ConfigurationError("BAZAAR_DEMO_DATA must be false in production")
+        if self.payment_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            raise ConfigurationError(
+                "BAZAAR_PAYMENT_WEBHOOK_SECRET must be set to the gateway's signing secret "
+                "in production"
+            )
         if self.is_sqlite and not self.allow_sqlite_in_production:
             raise ConfigurationError(
                 "BAZAAR_DATABASE_URL points at SQLite; use PostgreSQL in production "

@@ -7,6 +7,7 @@ Staff (admins, and officers acting as a seller's manager) manage the catalog and
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,9 +15,15 @@ from fastapi import Depends, Request
 from bazaar.auth.dependencies import require
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.commerce import cart, service
-from bazaar.commerce.errors import CartItemNotFound, ProductNotFound, VariantNotFound
-from bazaar.commerce.models import CartItem, Product, Variant
+from bazaar.commerce import cart, orders, service
+from bazaar.commerce.errors import (
+    CartItemNotFound,
+    OrderNotFound,
+    ProductNotFound,
+    VariantNotFound,
+)
+from bazaar.commerce.models import CartItem, Order, Product, Variant
+from bazaar.commerce.payments.gateway import HttpGateway, PaymentGateway
 from bazaar.commerce.rules import Shop
 from bazaar.db import SessionDep
 from bazaar.errors import raises
@@ -55,3 +62,27 @@ async def _cart_item(item_id: uuid.UUID, session: SessionDep, principal: Buyer) 
 
 
 CartItemDep = Annotated[CartItem, Depends(_cart_item)]
+
+
+async def _gateway(request: Request) -> AsyncIterator[PaymentGateway]:
+    settings = request.app.state.runtime.settings
+    async with HttpGateway(
+        settings.payment_gateway_url,
+        settings.payment_gateway_api_key.get_secret_value(),
+        settings.payment_gateway_timeout_seconds,
+    ) as gateway:
+        yield gateway
+
+
+GatewayDep = Annotated[PaymentGateway, Depends(_gateway)]
+
+
+@raises(OrderNotFound)
+async def _order(order_id: uuid.UUID, session: SessionDep, principal: CatalogReader) -> Order:
+    """Staff reach every order; a buyer their own (another's is 404). Locked for a write."""
+    return await orders.get(
+        session=session, principal=principal, order_id=order_id, for_update=True
+    )
+
+
+OrderDep = Annotated[Order, Depends(_order)]

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from bazaar.commerce import cart_router, demo, events, jobs, loyalty_router, router
+from bazaar.commerce import (
+    cart_router,
+    cli,
+    demo,
+    events,
+    jobs,
+    loyalty_router,
+    orders_router,
+    router,
+)
 from bazaar.domain import Domain
 
 DOMAIN = Domain(
     name="commerce",
-    routers=(router.router, cart_router.router, loyalty_router.router),
+    routers=(
+        router.router,
+        cart_router.router,
+        loyalty_router.router,
+        orders_router.router,
+    ),
     events=events.EVENTS,
     jobs=jobs.JOBS,
+    cli=(("commerce", cli.app),),
     demo=demo.seed_demo,
 )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bazaar.errors import ConflictError, InvalidInputError, NotFoundError
+from bazaar.errors import (
+    AppError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
 
 
 class ProductNotFound(NotFoundError):
@@ -104,3 +110,68 @@ class PointsExceedTotal(InvalidInputError):
 
     code = "points_exceed_total"
     default_message = "More points than the cart costs"
+
+
+class CheckoutNotFound(NotFoundError):
+    code = "checkout_not_found"
+    default_message = "Checkout session not found"
+
+
+class OrderNotFound(NotFoundError):
+    code = "order_not_found"
+    default_message = "Order not found"
+
+
+class CheckoutExpired(ConflictError):
+    """Its holds may be gone: check out again."""
+
+    code = "checkout_expired"
+    default_message = "The checkout session has expired; check out again"
+
+
+class CheckoutStale(ConflictError):
+    """A line of the session was changed or removed in the cart since, or lost its hold."""
+
+    code = "checkout_stale"
+    default_message = "The cart changed since checkout; check out again"
+
+
+class CheckoutAlreadyOrdered(ConflictError):
+    """`details.order_id` and `details.number` name the order placed from it."""
+
+    code = "checkout_already_ordered"
+    default_message = "An order was already placed from this checkout session"
+
+
+class PaymentDeclined(AppError):
+    """`details.reason` is the gateway's (`card_declined`, `insufficient_funds`, ...). No
+    order was made; the cart and its holds are as they were."""
+
+    code = "payment_declined"
+    status_code = 402
+    default_message = "The payment was declined"
+
+
+class PaymentUnavailable(AppError):
+    """The gateway's answer is unknown: retry with the same Idempotency-Key, which never
+    charges twice."""
+
+    code = "payment_unavailable"
+    status_code = 503
+    default_message = "The payment gateway did not answer; retry with the same Idempotency-Key"
+    header_docs = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "2"}
+
+
+class IllegalOrderMove(ConflictError):
+    """`details.allowed` lists the statuses the order may move to now."""
+
+    code = "illegal_order_move"
+    default_message = "The order cannot move to that status"
+
+
+class WebhookSignatureInvalid(UnauthorizedError):
+    code = "webhook_signature_invalid"
+    default_message = "The webhook's signature does not verify"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -356,27 +356,54 @@ async def release(
     is released once: whoever deletes it (the buyer or the sweeper) gives its units back."""
     if not holds:
         return 0
-    deleted = await session.execute(
-        delete(StockHold)
-        .where(StockHold.id.in_(holds))
-        .returning(StockHold.id, StockHold.location_id, StockHold.variant_id, StockHold.quantity)
+    return await _end_holds(
+        session, StockHold.id.in_(holds), MovementKind.RELEASED, by=by, note=note
     )
-    return await _give_back(session, list(deleted), by=by, note=note)
 
 
-async def _give_back(
+async def sell(
+    *, session: AsyncSession, cart_items: Sequence[uuid.UUID], by: uuid.UUID, note: str
+) -> int:
+    """The held units of the cart lines leave stock as sold: each hold's units come off both
+    on hand and reserved, and the hold is gone. Returns the units sold."""
+    where = StockHold.cart_item_id.in_(cart_items)
+    return await _end_holds(session, where, MovementKind.SOLD, by=by, note=note)
+
+
+async def _end_holds(
     session: AsyncSession,
-    released: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, int]],
+    where: ColumnElement[bool],
+    kind: MovementKind,
     *,
     by: uuid.UUID | None,
     note: str | None,
 ) -> int:
+    """Deletes the holds `where` selects and settles each (`_settle`) once: a hold another
+    transaction deleted first is not among them."""
+    deleted = await session.execute(
+        delete(StockHold)
+        .where(where)
+        .returning(StockHold.id, StockHold.location_id, StockHold.variant_id, StockHold.quantity)
+    )
+    return await _settle(session, list(deleted), kind, by=by, note=note)
+
+
+async def _settle(
+    session: AsyncSession,
+    holds: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID, int]],
+    kind: MovementKind,
+    *,
+    by: uuid.UUID | None,
+    note: str | None,
+) -> int:
+    """Ends deleted holds: released units go back to available, sold ones leave on hand."""
     units = 0
-    for hold_id, location_id, variant_id, quantity in sorted(released, key=lambda r: (r[2], r[1])):
+    for hold_id, location_id, variant_id, quantity in sorted(holds, key=lambda r: (r[2], r[1])):
         product = await _product_of(session, variant_id)
         key = StockKey(location_id, variant_id)
+        on_hand = -quantity if kind is MovementKind.SOLD else 0
         change = Change(
-            MovementKind.RELEASED, reserved=-quantity, hold_id=hold_id, by=by, note=note
+            kind, on_hand=on_hand, reserved=-quantity, hold_id=hold_id, by=by, note=note
         )
         after = await _apply(session, key, change)
         assert after is not None, "a hold's stock row exists while the hold does"
@@ -403,9 +430,5 @@ async def release_expired(*, session: AsyncSession, now: datetime) -> int:
     due = select(StockHold.id).where(StockHold.expires_at < now).limit(SWEEP_BATCH)
     # The expiry is tested again on the row itself: a cart that extended a hold after the
     # batch was chosen keeps it (on PostgreSQL the row is re-read once its lock is free).
-    deleted = await session.execute(
-        delete(StockHold)
-        .where(StockHold.id.in_(due.scalar_subquery()), StockHold.expires_at < now)
-        .returning(StockHold.id, StockHold.location_id, StockHold.variant_id, StockHold.quantity)
-    )
-    return await _give_back(session, list(deleted), by=None, note="hold expired")
+    where = and_(StockHold.id.in_(due.scalar_subquery()), StockHold.expires_at < now)
+    return await _end_holds(session, where, MovementKind.RELEASED, by=None, note="hold expired")

@@ -1,8 +1,10 @@
-"""Commerce's periodic work: expired holds give their units back; expired points are written off."""
+"""Commerce's periodic work: expired holds give their units back, expired points are written
+off, and payments whose capture did not answer are captured."""
 
 from __future__ import annotations
 
-from bazaar.commerce import inventory, loyalty
+from bazaar.commerce import inventory, loyalty, placement
+from bazaar.commerce.payments.gateway import HttpGateway
 from bazaar.db import unit_of_work
 from bazaar.runtime import Runtime
 from bazaar.scheduler import Job
@@ -25,7 +27,19 @@ async def expire_points_job(runtime: Runtime) -> None:
 POINTS_SWEEP_SECONDS = 3600
 """Balances already leave out due points; the sweep only writes them on the ledger."""
 
+
+async def capture_payments_job(runtime: Runtime) -> None:
+    settings = runtime.settings
+    async with HttpGateway(
+        settings.payment_gateway_url,
+        settings.payment_gateway_api_key.get_secret_value(),
+        settings.payment_gateway_timeout_seconds,
+    ) as gateway:
+        await placement.capture_waiting(runtime=runtime, gateway=gateway)
+
+
 JOBS = (
     Job("commerce-release-expired-holds", release_expired_job, seconds=SWEEP_SECONDS),
     Job("commerce-expire-points", expire_points_job, seconds=POINTS_SWEEP_SECONDS),
+    Job("commerce-capture-payments", capture_payments_job, seconds=60),
 )

@@ -18,7 +18,7 @@ product write's own transaction (commerce/search.py reads it).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -36,10 +37,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bazaar.commerce.payments.gateway import PaymentStatus, Tender
 from bazaar.commerce.rules import (
     CouponKind,
     LocationKind,
     MovementKind,
+    OrderStatus,
     PointsKind,
     ProductStatus,
     Tier,
@@ -167,16 +170,10 @@ class StockHold(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CheckoutSession(IdMixin, Base):
-    """What the buyer agreed to at checkout: the lines with their prices, and the totals.
-    The order (not there yet) is placed from it while its holds live."""
+class TotalsMixin:
+    """The figures of `rules.Totals`, as a checkout session froze them and an order keeps them."""
 
-    __tablename__ = "checkout_sessions"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
-    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id"))
     currency: Mapped[str] = mapped_column(String(3))
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     subtotal: Mapped[Decimal] = mapped_column(Money)
     coupon_code: Mapped[str | None] = mapped_column(String(32))
     coupon_discount: Mapped[Decimal] = mapped_column(Money)
@@ -187,8 +184,80 @@ class CheckoutSession(IdMixin, Base):
     tax: Mapped[Decimal] = mapped_column(Money)
     shipping: Mapped[Decimal] = mapped_column(Money)
     total: Mapped[Decimal] = mapped_column(Money)
+
+
+class CheckoutSession(TotalsMixin, IdMixin, Base):
+    """What the buyer agreed to at checkout: the lines with their prices, and the totals.
+    An order is placed from it while its holds live."""
+
+    __tablename__ = "checkout_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id"))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(TotalsMixin, IdMixin, TimestampMixin, Base):
+    """A placed order: one per checkout session, its totals copied from it."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    checkout_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("checkout_sessions.id"), unique=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus, "order_status"), index=True)
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tender: Mapped[Tender] = mapped_column(str_enum(Tender, "payment_tender"))
+    tender_label: Mapped[str] = mapped_column(String(40))
+    """What the buyer sees of the tender ("card", "upi b***@okbank"); never the source."""
+    payment_id: Mapped[str] = mapped_column(String(100), unique=True)
+    """The gateway's payment id."""
+    payment_status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, "payment_status"))
+    tracking_number: Mapped[str] = mapped_column(String(32), unique=True)
+    estimated_delivery: Mapped[date] = mapped_column(Date)
+
+
+class OrderLine(IdMixin, Base):
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("product_variants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    line_total: Mapped[Decimal] = mapped_column(Money)
+
+
+class OrderStatusChange(IdMixin, Base):
+    """The order's tracking history, one row per status it reached."""
+
+    __tablename__ = "order_status_changes"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus, "order_status"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GatewayEvent(Base):
+    """A webhook event from the payment gateway, kept so that a repeated delivery is applied
+    once."""
+
+    __tablename__ = "gateway_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(50))
+    payment_id: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Coupon(IdMixin, TimestampMixin, Base):

@@ -36,8 +36,8 @@ class LocationKind(StrEnum):
 
 
 class MovementKind(StrEnum):
-    """What moved stock. `sold` and `returned` are written by orders and returns, which are
-    not there yet (docs/commerce.md); the column takes them already."""
+    """What moved stock. `sold` is written when an order is placed; `returned` by returns,
+    which are not there yet (docs/commerce.md); the column takes it already."""
 
     RECEIVED = "received"
     ADJUSTED = "adjusted"
@@ -45,6 +45,25 @@ class MovementKind(StrEnum):
     RELEASED = "released"
     SOLD = "sold"
     RETURNED = "returned"
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    """Paid for by an authorization; the capture makes it `paid`."""
+    PAID = "paid"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+
+ORDER_FLOW = tuple(OrderStatus)
+"""Each status moves only to the next; `paid` is reached by capturing the payment, the rest
+by staff."""
+
+
+def next_status(status: OrderStatus) -> OrderStatus | None:
+    position = ORDER_FLOW.index(status)
+    return ORDER_FLOW[position + 1] if position + 1 < len(ORDER_FLOW) else None
 
 
 class StockStatus(StrEnum):
@@ -163,6 +182,7 @@ def totals(
     points: int = 0,
 ) -> Totals:
     """`lines` are (unit price, quantity); `coupon` is one that applies (`coupon_refusal`)."""
+    lines = list(lines)
     with money_context():
         currency = shop.currency
         subtotal = line_sum(shop, lines)
@@ -174,7 +194,8 @@ def totals(
         off_points = points_value(shop, used)
         left -= off_points
         tax = quantize(left * shop.tax_rate_percent / 100, currency)
-        free = subtotal == 0 or subtotal >= shop.free_shipping_threshold
+        # An empty cart ships nothing; a cart of free items still ships.
+        free = not lines or subtotal >= shop.free_shipping_threshold
         shipping = quantize(Decimal(0) if free else shop.shipping_fee, currency)
         return Totals(
             currency=currency,
