@@ -1,8 +1,9 @@
 """Every business domain, on one screen: the only module above the domains.
 
 Adding a domain is one line here (and its own `domain.py`, see AGENTS.md). Importing this
-module plugs every domain's syncable entities and commands into the sync registry, once per
-process, before any request or sync cycle can need them.
+module plugs every domain's syncable entities and commands into the sync registry, and its
+events' notification types into realtime, once per process, before any request, socket or
+sync cycle can need them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bazaar.commerce.domain import DOMAIN as COMMERCE
 from bazaar.crm.domain import DOMAIN as CRM
 from bazaar.domain import Domain, Seeder
 from bazaar.lending.domain import DOMAIN as LENDING
+from bazaar.realtime import routing
 from bazaar.scheduler import Job
 from bazaar.sync import conflicts, registry
 
@@ -44,4 +46,12 @@ def _plug_into_sync() -> None:
             registry.register_command(command)
 
 
+def _plug_into_realtime() -> None:
+    for domain in DOMAINS:
+        for event in domain.events:
+            if event.notification is not None:
+                routing.register_business_type(event.notification)
+
+
 _plug_into_sync()
+_plug_into_realtime()

@@ -15,9 +15,11 @@ import pytest
 from fastapi import FastAPI
 
 from bazaar.auth.roles import Role
+from bazaar.commerce.events import OrderStatusChanged
 from bazaar.commerce.payments import webhooks
 from bazaar.commerce.payments.sandbox import SandboxState, create_sandbox
 from bazaar.config import DEV_WEBHOOK_SECRET, SANDBOX_GATEWAY_KEY, Settings
+from bazaar.events import Audience, Event
 from tests.auth_fixtures import LoggedInUser, LoginAs
 from tests.backends import Backend
 from tests.commerce.conftest import API, Shopkeeper, add_to_cart
@@ -85,6 +87,7 @@ async def test_an_order_sells_the_held_stock_and_takes_the_lines_out_of_the_cart
     shopkeeper: Shopkeeper,
     login_as: LoginAs,
     sandbox: tuple[str, SandboxState],
+    published_events: list[Event],
 ) -> None:
     buyer = await login_as(Role.CUSTOMER)
     checkout_id, variant = await checked_out(client, shopkeeper, buyer)
@@ -110,6 +113,9 @@ async def test_an_order_sells_the_held_stock_and_takes_the_lines_out_of_the_cart
     assert tracking["next_status"] == "packed"
     mine = (await client.get(f"{API}/orders", headers=buyer.headers)).json()
     assert [o["id"] for o in mine["items"]] == [body["id"]]
+    told = [e for e in published_events if isinstance(e, OrderStatusChanged)]
+    assert [e.status for e in told] == ["placed", "paid"]
+    assert {e.audience() for e in told} == {Audience(users=(str(buyer.id),))}
 
 
 async def test_a_declined_payment_leaves_no_order_and_the_cart_as_it_was(

@@ -12,7 +12,6 @@ from tests.realtime.realtime_support import open_socket
 
 from bazaar.auth.roles import Role
 from bazaar.events import Audience
-from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.service import notify
 
 API = "/api/v1"
@@ -83,7 +82,7 @@ async def test_notify_publishes_to_each_named_audience_once(app: FastAPI) -> Non
 
     sent = await notify(
         app.state.runtime,
-        type=NotificationType.COMMENT_ADDED,
+        type="comment_added",
         data={"comment_id": uuid.uuid4(), "amount": Decimal("12.50")},
         audience=Audience(
             users=(str(user), str(user)), officers=(str(officer),), roles=(Role.ADMIN.value,)

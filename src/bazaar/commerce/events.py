@@ -13,13 +13,12 @@ from typing import ClassVar
 
 from bazaar.auth.roles import Role
 from bazaar.events import Audience, Event
-from bazaar.realtime.messages import NotificationType
 
 
 @dataclass(frozen=True, kw_only=True)
 class InventoryUpdated(Event):
     type: ClassVar[str] = "inventory_update"
-    notification: ClassVar[str | None] = NotificationType.INVENTORY_UPDATE
+    notification: ClassVar[str | None] = "inventory_update"
     product_id: str
     variant_id: str
     location_id: str
@@ -37,16 +36,17 @@ class InventoryUpdated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderStatusChanged(Event):
-    """An order reached a status. Internal for now: realtime's notification types are a closed
-    list under realtime/ that a domain cannot extend, so the buyer's `order_status_change`
-    notification waits for that seam (docs/commerce.md#orders)."""
+    """An order reached a status: news for its buyer."""
 
     type: ClassVar[str] = "order_status_change"
-    notification: ClassVar[str | None] = None
+    notification: ClassVar[str | None] = "order_status_change"
     order_id: str
     number: str
     status: str
     user_id: str
+
+    def audience(self) -> Audience:
+        return Audience(users=(self.user_id,))
 
 
 EVENTS = (InventoryUpdated, OrderStatusChanged)

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bazaar.events import Audience, Event
-from bazaar.realtime.messages import NotificationType
 
 
 @dataclass(frozen=True, kw_only=True)
 class CommentAdded(Event):
     type: ClassVar[str] = "comment_added"
-    notification: ClassVar[str | None] = NotificationType.COMMENT_ADDED
+    notification: ClassVar[str | None] = "comment_added"
     comment_id: str
     entity_type: str
     entity_id: str
@@ -28,7 +27,7 @@ class CommentAdded(Event):
 @dataclass(frozen=True, kw_only=True)
 class TaskAssigned(Event):
     type: ClassVar[str] = "task_assigned"
-    notification: ClassVar[str | None] = NotificationType.TASK_ASSIGNED
+    notification: ClassVar[str | None] = "task_assigned"
     task_id: str
     project_id: str
     assignee_id: str

@@ -8,7 +8,6 @@ from typing import ClassVar
 
 from bazaar.auth.roles import Role
 from bazaar.events import Audience, Event
-from bazaar.realtime.messages import NotificationType
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +26,7 @@ class LoanEvent(Event):
 @dataclass(frozen=True, kw_only=True)
 class LoanStatusChanged(LoanEvent):
     type: ClassVar[str] = "loan_status_change"
-    notification: ClassVar[str | None] = NotificationType.LOAN_STATUS_CHANGE
+    notification: ClassVar[str | None] = "loan_status_change"
     old_status: str
     new_status: str
     by: str | None
@@ -36,14 +35,14 @@ class LoanStatusChanged(LoanEvent):
 @dataclass(frozen=True, kw_only=True)
 class ApplicationSubmitted(LoanEvent):
     type: ClassVar[str] = "new_application"
-    notification: ClassVar[str | None] = NotificationType.NEW_APPLICATION
+    notification: ClassVar[str | None] = "new_application"
     principal: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentReceived(LoanEvent):
     type: ClassVar[str] = "payment_received"
-    notification: ClassVar[str | None] = NotificationType.PAYMENT_RECEIVED
+    notification: ClassVar[str | None] = "payment_received"
     payment_id: str
     amount: str
     paid_on: str
@@ -52,7 +51,7 @@ class PaymentReceived(LoanEvent):
 @dataclass(frozen=True, kw_only=True)
 class PaymentReversed(LoanEvent):
     type: ClassVar[str] = "payment_reversed"
-    notification: ClassVar[str | None] = NotificationType.PAYMENT_REVERSED
+    notification: ClassVar[str | None] = "payment_reversed"
     payment_id: str
 
 

@@ -23,8 +23,7 @@ from starlette.websockets import WebSocket
 
 from bazaar.auth.principal import Principal
 from bazaar.realtime.broker import History, Publication
-from bazaar.realtime.messages import NotificationType
-from bazaar.realtime.routing import DEFAULT_TYPES, channels_of
+from bazaar.realtime.routing import channels_of, default_types
 
 log = structlog.get_logger(__name__)
 
@@ -114,7 +113,7 @@ class Connection:
         # The login session or API key the socket authenticated with: what a revocation names.
         self.credential = credential
         self.channels = channels_of(principal)
-        self.types: set[str] = set(DEFAULT_TYPES[principal.role])
+        self.types: set[str] = set(default_types(principal.role))
         self.chose_types = False
         self.last_seen = time.monotonic()
         self.slot = slot  # which of the hub's heartbeat ticks serves this socket
@@ -142,7 +141,7 @@ class Connection:
     def closing(self) -> bool:
         return self._closing or self.finished.is_set()
 
-    def subscribe(self, types: list[NotificationType]) -> None:
+    def subscribe(self, types: list[str]) -> None:
         """The first subscription replaces the role's defaults; later ones add to it."""
         if not self.chose_types:
             self.types.clear()

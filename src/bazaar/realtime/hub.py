@@ -40,13 +40,11 @@ from bazaar.realtime.messages import (
 )
 from bazaar.realtime.metrics import RealtimeMetrics
 from bazaar.realtime.presence import MemoryPresence, Presence, RedisPresence
-from bazaar.realtime.routing import ALLOWED_TYPES, CONTROL, PRESENCE
+from bazaar.realtime.routing import CONTROL, PRESENCE, allowed_types, known_types
 
 log = structlog.get_logger(__name__)
 
 ClientMessage = Subscribe | Unsubscribe | Pong | Resume
-
-_KNOWN_TYPES = frozenset(t.value for t in NotificationType)
 
 
 def encode(publication: Publication) -> str:
@@ -225,23 +223,21 @@ class Hub:
         # A revoked user gets nothing more, not even what was already queued.
         connection.close(code, discard=code is CloseCode.REVOKED)
 
-    async def _announce(self, kind: NotificationType, connection: Connection) -> None:
+    async def _announce(self, kind: str, connection: Connection) -> None:
         data = {"user_id": connection.user_id, "role": connection.principal.role.value}
         try:
             await self.publish(PRESENCE, kind, data)
         except Exception:  # presence news is best effort; the socket itself is fine
             log.exception("ws_presence_announce_failed")
 
-    async def publish(
-        self, channel: str, kind: NotificationType, data: Mapping[str, Any]
-    ) -> Publication:
+    async def publish(self, channel: str, kind: str, data: Mapping[str, Any]) -> Publication:
         payload = {
-            "type": kind.value,
+            "type": kind,
             "timestamp": datetime.now(UTC).isoformat(),
             "data": orjson.loads(orjson.dumps(data, default=str)),
         }
         publication = await self.broker.publish(channel, payload)
-        self.metrics.publications.labels(kind.value).inc()
+        self.metrics.publications.labels(kind).inc()
         return publication
 
     async def revoke(self, *, user_id: str, credential: str | None = None) -> None:
@@ -317,7 +313,7 @@ class Hub:
         return found
 
     def _subscribed(self, connection: Connection, positions: dict[str, ChannelPosition]) -> str:
-        types = sorted(NotificationType(t) for t in connection.types)
+        types = sorted(connection.types)
         return Subscribed(notification_types=types, channels=positions).model_dump_json()
 
     async def handle(self, connection: Connection, message: ClientMessage) -> None:
@@ -329,9 +325,10 @@ class Hub:
     def _change_types(self, connection: Connection, message: Subscribe | Unsubscribe) -> None:
         """Apply the types this role may receive and report the others, instead of refusing
         the whole message. A subscribe whose every type is ignored changes nothing."""
-        allowed = ALLOWED_TYPES[connection.principal.role]
+        allowed = allowed_types(connection.principal.role)
+        known = known_types()
         subscribing = isinstance(message, Subscribe)
-        chosen: list[NotificationType] = []
+        chosen: list[str] = []
         ignored: list[Ignored] = []
         accepted = False
         for name in dict.fromkeys(message.notification_types):
@@ -339,18 +336,18 @@ class Hub:
                 accepted = True
             elif name in ALWAYS_ON:
                 ignored.append(Ignored(type=name, reason="always_on"))
-            elif name not in _KNOWN_TYPES:
+            elif name not in known:
                 ignored.append(Ignored(type=name, reason="unknown"))
             elif name not in allowed:
                 ignored.append(Ignored(type=name, reason="forbidden"))
             else:
-                chosen.append(NotificationType(name))
+                chosen.append(name)
                 accepted = True
         if subscribing and accepted:
             connection.subscribe(chosen)
         elif not subscribing:
             connection.types.difference_update(chosen)
-        types = sorted(NotificationType(t) for t in connection.types)
+        types = sorted(connection.types)
         answer = Subscribed(notification_types=types, channels={}, ignored=ignored)
         connection.push(answer.model_dump_json())
 

@@ -15,14 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 
 class NotificationType(StrEnum):
-    LOAN_STATUS_CHANGE = "loan_status_change"
-    NEW_APPLICATION = "new_application"
-    PAYMENT_RECEIVED = "payment_received"
-    PAYMENT_REVERSED = "payment_reversed"
+    """The platform's own notification types. A domain names its own in its events
+    (`Event.notification`); `bazaar.domains` registers them (`routing.register_business_type`),
+    so realtime never lists a domain's vocabulary."""
+
     SYNC_STATUS = "sync_status"
-    COMMENT_ADDED = "comment_added"
-    TASK_ASSIGNED = "task_assigned"
-    INVENTORY_UPDATE = "inventory_update"
     SYSTEM_MAINTENANCE = "system_maintenance"
     USER_ONLINE = "user_online"
     USER_OFFLINE = "user_offline"
@@ -72,7 +69,7 @@ class Ignored(_Message):
 
 class Subscribed(_Message):
     type: Literal["subscribed"] = "subscribed"
-    notification_types: list[NotificationType]
+    notification_types: list[str]
     channels: dict[str, ChannelPosition]
     ignored: list[Ignored] = Field(default_factory=list)
 

@@ -8,11 +8,10 @@ and `broadcast` (everyone).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.events import Audience
+from bazaar.realtime.messages import ALWAYS_ON
 from bazaar.realtime.messages import NotificationType as T
 
 BROADCAST = "broadcast"
@@ -22,32 +21,38 @@ CONTROL = "control"
 # notifications out of that channel's history.
 PRESENCE = "presence"
 
-_BUSINESS = frozenset(
-    {
-        T.LOAN_STATUS_CHANGE,
-        T.NEW_APPLICATION,
-        T.PAYMENT_RECEIVED,
-        T.PAYMENT_REVERSED,
-        T.COMMENT_ADDED,
-        T.TASK_ASSIGNED,
-        T.INVENTORY_UPDATE,
-        T.SYSTEM_MAINTENANCE,
-    }
-)
+# Business notifications reach every role but nodes. The domains' types are registered at
+# import of `bazaar.domains`; maintenance is the platform's own.
+_business: set[str] = {T.SYSTEM_MAINTENANCE}
 _PRESENCE = frozenset({T.USER_ONLINE, T.USER_OFFLINE})
 
-DEFAULT_TYPES: Mapping[Role, frozenset[T]] = {
-    Role.ADMIN: _BUSINESS | {T.SYNC_STATUS},
-    Role.OFFICER: _BUSINESS | {T.SYNC_STATUS},
-    Role.CUSTOMER: _BUSINESS,
-    Role.NODE: frozenset({T.SYNC_STATUS, T.SYSTEM_MAINTENANCE}),
-}
 
-# Presence is opt-in and for admins only: it tells who uses the platform when.
-ALLOWED_TYPES: Mapping[Role, frozenset[T]] = {
-    **DEFAULT_TYPES,
-    Role.ADMIN: DEFAULT_TYPES[Role.ADMIN] | _PRESENCE,
-}
+def register_business_type(name: str) -> None:
+    """A domain's notification type, delivered to admins, officers and customers."""
+    if name in _PRESENCE or name in (T.SYNC_STATUS, *ALWAYS_ON):
+        raise ValueError(f"{name} is a platform notification type")
+    _business.add(name)
+
+
+def default_types(role: Role) -> frozenset[str]:
+    """What a new socket of `role` receives until it subscribes otherwise."""
+    if role is Role.NODE:
+        return frozenset({T.SYNC_STATUS, T.SYSTEM_MAINTENANCE})
+    if role is Role.CUSTOMER:
+        return frozenset(_business)
+    return frozenset(_business | {T.SYNC_STATUS})
+
+
+def allowed_types(role: Role) -> frozenset[str]:
+    """What `role` may subscribe to: presence is opt-in and for admins only, as it tells who
+    uses the platform when."""
+    if role is Role.ADMIN:
+        return default_types(role) | _PRESENCE
+    return default_types(role)
+
+
+def known_types() -> frozenset[str]:
+    return frozenset(_business | _PRESENCE | {T.SYNC_STATUS})
 
 
 def user_channel(user_id: object) -> str:

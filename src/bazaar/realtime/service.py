@@ -17,7 +17,6 @@ from bazaar.events import Audience, CredentialsEnded, Event, Subscriber
 from bazaar.realtime.broker import Publication
 from bazaar.realtime.endpoint import redact_tokens_in_server_logs
 from bazaar.realtime.hub import Hub
-from bazaar.realtime.messages import NotificationType
 from bazaar.realtime.routing import audience_channels
 from bazaar.runtime import Runtime
 
@@ -34,13 +33,13 @@ def hub_of(runtime: Runtime) -> Hub | None:
 
 
 async def notify(
-    runtime: Runtime, *, type: NotificationType, data: Mapping[str, Any], audience: Audience
+    runtime: Runtime, *, type: str, data: Mapping[str, Any], audience: Audience
 ) -> list[Publication]:
     """Send `type` with `data` to `audience`. Call it only once the fact is committed. Data
     must be JSON-able (UUIDs, decimals and datetimes become strings)."""
     hub = hub_of(runtime)
     if hub is None:
-        log.warning("realtime_notify_without_hub", type=type.value)
+        log.warning("realtime_notify_without_hub", type=type)
         return []
     return [await hub.publish(channel, type, data) for channel in audience_channels(audience)]
 
@@ -57,9 +56,8 @@ async def _route(hub: Hub, event: Event) -> None:
     if isinstance(event, CredentialsEnded):
         await hub.revoke(user_id=event.user_id, credential=event.credential)
     elif event.notification is not None:
-        kind = NotificationType(event.notification)
         for channel in audience_channels(event.audience()):
-            await hub.publish(channel, kind, event.data)
+            await hub.publish(channel, event.notification, event.data)
 
 
 async def start_hub(runtime: Runtime, registry: CollectorRegistry) -> Hub:
