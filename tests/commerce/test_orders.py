@@ -294,3 +294,69 @@ async def test_a_cart_changed_after_checkout_is_refused_and_its_authorization_vo
     assert (stale.status_code, stale.json()["error"]["code"]) == (409, "checkout_stale")
     [payment] = gateway_state(sandbox).payments.values()
     assert payment.status == "voided"  # the buyer's money is not held for an order not made
+
+
+async def test_a_coupons_usage_limit_holds_under_fifty_concurrent_orders(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shopkeeper: Shopkeeper,
+    login_as: LoginAs,
+    sandbox: tuple[str, SandboxState],
+) -> None:
+    await shopkeeper.post(
+        "/loyalty/coupons",
+        {"code": "FIRST10", "kind": "fixed", "value": "100.00", "usage_limit": 10},
+    )
+    product, variant = await shopkeeper.stocked(50)
+    checkouts = []
+    for _ in range(50):
+        buyer = await login_as(Role.CUSTOMER)
+        await add_to_cart(client, buyer, product, variant, 1)
+        applied = await client.post(
+            f"{API}/loyalty/apply-coupon", json={"code": "FIRST10"}, headers=buyer.headers
+        )
+        assert applied.status_code == 200, applied.text
+        session = await client.post(f"{API}/cart/checkout", headers=buyer.headers)
+        checkouts.append((buyer, session.json()["id"]))
+
+    answers = await asyncio.gather(
+        *(order(client, buyer, checkout_id, "go") for buyer, checkout_id in checkouts)
+    )
+    placed = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code != 201]
+    assert len(placed) == 10
+    assert {(a.status_code, a.json()["error"]["details"]["reason"]) for a in refused} == {
+        (422, "usage_limit")
+    }
+    assert await stock(app, variant) == (40, 40)  # the refused buyers still hold theirs
+    coupons = (await client.get(f"{API}/loyalty/coupons", headers=shopkeeper.staff.headers)).json()
+    assert [c["times_used"] for c in coupons["items"]] == [10]
+    voided = [p for p in gateway_state(sandbox).payments.values() if p.status == "voided"]
+    assert len(voided) == 40
+
+
+async def test_a_buyer_uses_a_coupon_only_as_often_as_it_allows_them(
+    client: httpx.AsyncClient, shopkeeper: Shopkeeper, login_as: LoginAs
+) -> None:
+    await shopkeeper.post(
+        "/loyalty/coupons",
+        {"code": "ONCE", "kind": "percentage", "value": "5", "per_customer_limit": 1},
+    )
+    buyer = await login_as(Role.CUSTOMER)
+    for attempt in range(2):
+        where = await shopkeeper.location(f"Store {attempt}")
+        product, variant = await shopkeeper.stocked(3, location=where, skus=(f"ONCE-{attempt}",))
+        await add_to_cart(client, buyer, product, variant, 1)
+        applied = await client.post(
+            f"{API}/loyalty/apply-coupon", json={"code": "once"}, headers=buyer.headers
+        )
+        if attempt == 1:
+            assert applied.json()["error"]["details"]["reason"] == "customer_limit"
+            break
+        checkout_id = (await client.post(f"{API}/cart/checkout", headers=buyer.headers)).json()[
+            "id"
+        ]
+        placed = await order(client, buyer, checkout_id, "once")
+        assert placed.json()["totals"]["coupon_discount"] == "50.00"
+    offered = (await client.get(f"{API}/loyalty/coupons", headers=buyer.headers)).json()
+    assert offered["total"] == 0

@@ -266,7 +266,9 @@ async def _price(
         reason = "unknown"
         if coupon is not None:
             subtotal = rules.line_sum(shop, lines)
-            found = loyalty.terms(coupon)
+            found = await loyalty.terms_for(
+                session=session, coupon=coupon, user_id=principal.user_id
+            )
             reason = rules.coupon_refusal(found, subtotal=subtotal, tier=standing.tier, now=now)
             terms = None if reason else found
         state = CouponState(code=cart.coupon_code, applies=not reason, reason=reason or None)
@@ -323,9 +325,8 @@ async def apply_coupon(
     tier = (
         await loyalty.standing(session=session, shop=shop, user_id=principal.user_id, now=now)
     ).tier
-    reason = rules.coupon_refusal(
-        loyalty.terms(coupon), subtotal=rules.line_sum(shop, lines), tier=tier, now=now
-    )
+    found = await loyalty.terms_for(session=session, coupon=coupon, user_id=principal.user_id)
+    reason = rules.coupon_refusal(found, subtotal=rules.line_sum(shop, lines), tier=tier, now=now)
     if reason:
         raise CouponNotApplicable.because(
             reason,

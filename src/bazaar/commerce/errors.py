@@ -79,8 +79,9 @@ class CouponCodeTaken(ConflictError):
 
 
 class CouponNotApplicable(InvalidInputError):
-    """`details.reason` says why: `unknown`, `inactive`, `not_started`, `expired`, `tier`
-    (`details.required_tier`) or `min_purchase` (`details.min_purchase`)."""
+    """`details.reason` says why: `unknown`, `inactive`, `not_started`, `expired`,
+    `usage_limit`, `customer_limit`, `tier` (`details.required_tier`) or `min_purchase`
+    (`details.min_purchase`)."""
 
     code = "coupon_not_applicable"
     default_message = "The coupon does not apply to this cart"
@@ -89,6 +90,8 @@ class CouponNotApplicable(InvalidInputError):
         "inactive": "The coupon is not active",
         "not_started": "The coupon is not valid yet",
         "expired": "The coupon has expired",
+        "usage_limit": "The coupon has been used as often as it may be",
+        "customer_limit": "You have used the coupon as often as you may",
         "tier": "The coupon needs a higher loyalty tier",
         "min_purchase": "The cart's subtotal is below the coupon's minimum purchase",
     }

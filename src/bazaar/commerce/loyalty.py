@@ -9,10 +9,10 @@ last 12 months.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -21,7 +21,7 @@ from bazaar.auth import service as auth_service
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
 from bazaar.commerce import rules
-from bazaar.commerce.errors import CouponCodeTaken, PointsExceedBalance
+from bazaar.commerce.errors import CouponCodeTaken, CouponNotApplicable, PointsExceedBalance
 from bazaar.commerce.loyalty_schemas import (
     CouponCreate,
     LoyaltyProfile,
@@ -29,7 +29,7 @@ from bazaar.commerce.loyalty_schemas import (
     TierRead,
     TiersRead,
 )
-from bazaar.commerce.models import Coupon, LoyaltyEntry
+from bazaar.commerce.models import Coupon, CouponUse, LoyaltyEntry
 from bazaar.commerce.rules import (
     TIER_DISCOUNT_PERCENT,
     TIERS,
@@ -240,6 +240,48 @@ async def expire_due(*, session: AsyncSession, now: datetime) -> int:
     return written
 
 
+async def terms_for(*, session: AsyncSession, coupon: Coupon, user_id: uuid.UUID) -> CouponTerms:
+    """The coupon's terms for one buyer: with the uses left to them and overall."""
+    buyer_left = None
+    if coupon.per_customer_limit is not None:
+        used = await session.scalar(
+            select(func.count())
+            .select_from(CouponUse)
+            .where(CouponUse.coupon_id == coupon.id, CouponUse.user_id == user_id)
+        )
+        buyer_left = max(coupon.per_customer_limit - (used or 0), 0)
+    overall_left = None if coupon.usage_limit is None else coupon.usage_limit - coupon.times_used
+    return replace(terms(coupon), uses_left=overall_left, buyer_uses_left=buyer_left)
+
+
+async def use_coupon(
+    *, session: AsyncSession, code: str, user_id: uuid.UUID, order_id: uuid.UUID
+) -> None:
+    """Counts one use of the coupon by the order: one conditional update, so no number of
+    concurrent orders takes it past its limit (422 `coupon_not_applicable` for the ones past
+    it, whose order is then not placed). The buyer's own limit is checked against their uses;
+    their concurrent orders are serialized by the lock on their cart's lines."""
+    coupon = await find_coupon(session=session, code=code)
+    if coupon is None:
+        raise CouponNotApplicable.because("unknown", code=code)
+    buyer = await terms_for(session=session, coupon=coupon, user_id=user_id)
+    if buyer.buyer_uses_left == 0:
+        raise CouponNotApplicable.because("customer_limit", code=code)
+    counted = await session.execute(
+        update(Coupon)
+        .where(
+            Coupon.id == coupon.id,
+            or_(Coupon.usage_limit.is_(None), Coupon.times_used < Coupon.usage_limit),
+        )
+        .values(times_used=Coupon.times_used + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        raise CouponNotApplicable.because("usage_limit", code=code)
+    session.add(CouponUse(coupon_id=coupon.id, user_id=user_id, order_id=order_id))
+    await session.flush()
+
+
 def terms(coupon: Coupon) -> CouponTerms:
     return CouponTerms(
         kind=coupon.kind,
@@ -282,7 +324,8 @@ async def coupons(
     limit: int,
     offset: int,
 ) -> tuple[list[Coupon], int]:
-    """Every coupon for staff; for a buyer, those live now that their tier may use."""
+    """Every coupon for staff; for a buyer, those live now that their tier may use and that
+    have uses left, overall and for them."""
     query = select(Coupon).order_by(Coupon.code)
     if principal.role is Role.CUSTOMER:
         tier = (await standing(session=session, shop=shop, user_id=principal.user_id, now=now)).tier
@@ -291,5 +334,14 @@ async def coupons(
             Coupon.starts_at <= now,
             or_(Coupon.ends_at.is_(None), Coupon.ends_at > now),
             Coupon.min_tier.in_(TIERS[: TIERS.index(tier) + 1]),
+            or_(Coupon.usage_limit.is_(None), Coupon.times_used < Coupon.usage_limit),
+            or_(
+                Coupon.per_customer_limit.is_(None),
+                select(func.count())
+                .select_from(CouponUse)
+                .where(CouponUse.coupon_id == Coupon.id, CouponUse.user_id == principal.user_id)
+                .scalar_subquery()
+                < Coupon.per_customer_limit,
+            ),
         )
     return await fetch_page(session, query, limit=limit, offset=offset)

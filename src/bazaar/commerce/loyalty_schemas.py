@@ -127,6 +127,8 @@ class CouponCreate(Strict):
     starts_at: AwareIsoDateTime | None = Field(default=None, description="Now when left out")
     ends_at: AwareIsoDateTime | None = None
     active: bool = True
+    usage_limit: int | None = Field(default=None, ge=1, le=MAX_POINTS, description="Uses in all")
+    per_customer_limit: int | None = Field(default=None, ge=1, le=1_000, description="Per buyer")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -151,3 +153,6 @@ class CouponRead(Read):
     starts_at: datetime
     ends_at: datetime | None
     active: bool
+    usage_limit: int | None
+    per_customer_limit: int | None
+    times_used: int

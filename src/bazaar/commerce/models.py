@@ -29,6 +29,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -268,6 +269,9 @@ class Coupon(IdMixin, TimestampMixin, Base):
         CheckConstraint("value > 0", name="value_positive"),
         # Money is stored in thousandths: 100000 is 100 %.
         CheckConstraint("kind <> 'percentage' OR value <= 100000", name="percentage_at_most_100"),
+        CheckConstraint(
+            "usage_limit IS NULL OR times_used <= usage_limit", name="within_usage_limit"
+        ),
     )
 
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -280,6 +284,20 @@ class Coupon(IdMixin, TimestampMixin, Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    usage_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    times_used: Mapped[int] = mapped_column(Integer, default=0)
+    """Counted by one conditional update per order, so the limit holds under concurrency."""
+
+
+class CouponUse(IdMixin, Base):
+    __tablename__ = "coupon_uses"
+    __table_args__ = (Index("ix_coupon_uses_coupon_id_user_id", "coupon_id", "user_id"),)
+
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoyaltyEntry(IdMixin, Base):

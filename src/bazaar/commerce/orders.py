@@ -3,8 +3,9 @@ moving them along, and recording a captured payment. Charging the buyer happens 
 these transactions (`placement.py`); every function here only flushes.
 
 Placing an order turns the checked-out lines' holds into `sold` stock, takes the lines out of
-the cart (with its coupon and points), writes the points redeemed on the ledger, and records
-the order, its lines and its first tracking step, all in the caller's one transaction.
+the cart (with its coupon and points), writes the points redeemed on the ledger, counts the
+coupon's use against its limits, and records the order, its lines and its first tracking
+step, all in the caller's one transaction.
 """
 
 from __future__ import annotations
@@ -167,6 +168,10 @@ async def place(
     cart.coupon_code, cart.redeem_points, cart.updated_at = None, 0, now
     if checkout.points_redeemed:
         await _spend_points(session, shop, principal, checkout.points_redeemed, number, now)
+    if checkout.coupon_code is not None:
+        await loyalty.use_coupon(
+            session=session, code=checkout.coupon_code, user_id=principal.user_id, order_id=order.id
+        )
     _step(session, order, OrderStatus.PLACED, by=principal.user_id, note="")
     await session.flush()
     return order

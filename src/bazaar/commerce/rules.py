@@ -155,6 +155,10 @@ class CouponTerms:
     starts_at: datetime
     ends_at: datetime | None
     active: bool
+    uses_left: int | None = None
+    """Of its usage limit overall; None when it has none."""
+    buyer_uses_left: int | None = None
+    """Of its limit per buyer, for the buyer asking; None when it has none."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,10 @@ def coupon_refusal(coupon: CouponTerms, *, subtotal: Decimal, tier: Tier, now: d
         return "not_started"
     if coupon.ends_at is not None and now >= coupon.ends_at:
         return "expired"
+    if coupon.uses_left == 0:
+        return "usage_limit"
+    if coupon.buyer_uses_left == 0:
+        return "customer_limit"
     if TIERS.index(tier) < TIERS.index(coupon.min_tier):
         return "tier"
     if subtotal < coupon.min_purchase:

@@ -75,13 +75,18 @@ def _payment(body: dict[str, Any]) -> GatewayPayment:
     )
 
 
+CONNECT_SECONDS = 5.0
+"""At least this long to connect: a request not yet sent is no charge, so a busy moment of the
+gateway's listener should not fail a checkout; the configured timeout bounds its answer."""
+
+
 class HttpGateway:
     """One short-lived HTTP client per use (`async with`): order placement is not a hot path."""
 
     def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=timeout,
+            timeout=httpx.Timeout(timeout, connect=max(timeout, CONNECT_SECONDS)),
             headers={"Authorization": f"Bearer {api_key}"},
         )
 
