@@ -150,6 +150,7 @@ class Settings(BaseSettings):
     payment_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     payment_webhook_tolerance_seconds: int = Field(default=300, ge=1)
     commerce_delivery_days: int = Field(default=5, ge=1, le=60)
+    commerce_return_days: int = Field(default=30, ge=0, le=365)
 
     @field_validator("cors_origins", "trusted_hosts", mode="before")
     @classmethod

@@ -24,6 +24,8 @@ PUBLIC = frozenset(
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/password-reset"),
         ("POST", "/api/v1/auth/password-reset/confirm"),
+        # The payment gateway authenticates by the HMAC signature over the body, not a token.
+        ("POST", "/api/v1/webhooks/payment-gateway"),
     }
 )
 API_PREFIX = "/api/v1/"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,10 @@ import httpx
 import pytest
 
 from bazaar.auth.roles import Role
+from bazaar.commerce.payments.sandbox import SandboxState, create_sandbox
+from bazaar.config import SANDBOX_GATEWAY_KEY
 from tests.auth_fixtures import LoggedInUser, LoginAs
+from tests.conftest import LiveServer
 
 API = "/api/v1"
 
@@ -71,3 +75,11 @@ async def add_to_cart(
 ) -> httpx.Response:
     body = {"product_id": product["id"], "variant_id": variant_id, "quantity": qty}
     return await client.post(f"{API}/cart/items", json=body, headers=buyer.headers)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[str, SandboxState]]:
+    """A sandbox payment gateway on 127.0.0.1: its URL, and what it has seen."""
+    gateway = create_sandbox(SANDBOX_GATEWAY_KEY, slow_seconds=1.0)
+    with LiveServer(gateway) as server:
+        yield server.url, gateway.state.sandbox

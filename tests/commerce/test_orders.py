@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,68 +15,19 @@ from fastapi import FastAPI
 from bazaar.auth.roles import Role
 from bazaar.commerce.events import OrderStatusChanged
 from bazaar.commerce.payments import webhooks
-from bazaar.commerce.payments.sandbox import SandboxState, create_sandbox
-from bazaar.config import DEV_WEBHOOK_SECRET, SANDBOX_GATEWAY_KEY, Settings
+from bazaar.commerce.payments.sandbox import SandboxState
+from bazaar.config import DEV_WEBHOOK_SECRET, Settings
 from bazaar.events import Audience, Event
-from tests.auth_fixtures import LoggedInUser, LoginAs
+from tests.auth_fixtures import LoginAs
 from tests.backends import Backend
 from tests.commerce.conftest import API, Shopkeeper, add_to_cart
+from tests.commerce.ordering import checked_out, gateway_settings, gateway_state, order
 from tests.commerce.test_cart import stock
-from tests.conftest import LiveServer
-
-ADDRESS = {
-    "full_name": "Bina Buyer",
-    "line1": "12 MG Road",
-    "city": "Pune",
-    "postal_code": "411001",
-    "phone": "+91 98200 00000",
-}
-CARD = {"method": "card", "token": "tok_visa"}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[tuple[str, SandboxState]]:
-    """The sandbox's URL, and what it has seen."""
-    gateway = create_sandbox(SANDBOX_GATEWAY_KEY, slow_seconds=1.0)
-    with LiveServer(gateway) as server:
-        yield server.url, gateway.state.sandbox
 
 
 @pytest.fixture
 def settings(backend: Backend, sandbox: tuple[str, SandboxState]) -> Settings:
-    url, _ = sandbox
-    return backend.settings(payment_gateway_url=url, payment_gateway_timeout_seconds=0.4)
-
-
-def gateway_state(sandbox: tuple[str, SandboxState]) -> SandboxState:
-    return sandbox[1]
-
-
-async def checked_out(
-    client: httpx.AsyncClient, shopkeeper: Shopkeeper, buyer: LoggedInUser, units: int = 2
-) -> tuple[str, str]:
-    """A checkout session of `units` of a new 1,000.00 product stocked with 5 at a new
-    location; and the variant."""
-    where = await shopkeeper.location(f"Warehouse {uuid.uuid4().hex[:8]}")
-    product, variant = await shopkeeper.stocked(
-        5, location=where, skus=(f"SKU-{uuid.uuid4().hex[:8]}",)
-    )
-    assert (await add_to_cart(client, buyer, product, variant, units)).status_code == 201
-    session = await client.post(f"{API}/cart/checkout", headers=buyer.headers)
-    assert session.status_code == 201, session.text
-    return session.json()["id"], variant
-
-
-async def order(
-    client: httpx.AsyncClient,
-    buyer: LoggedInUser,
-    checkout_id: str,
-    key: str,
-    payment: dict[str, str] = CARD,
-) -> httpx.Response:
-    body = {"checkout_session_id": checkout_id, "address": ADDRESS, "payment": payment}
-    headers = {**buyer.headers, "Idempotency-Key": key}
-    return await client.post(f"{API}/orders", json=body, headers=headers)
+    return gateway_settings(backend, sandbox)
 
 
 async def test_an_order_sells_the_held_stock_and_takes_the_lines_out_of_the_cart(

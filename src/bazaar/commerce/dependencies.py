@@ -15,14 +15,15 @@ from fastapi import Depends, Request
 from bazaar.auth.dependencies import require
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.commerce import cart, orders, service
+from bazaar.commerce import cart, orders, returns, service
 from bazaar.commerce.errors import (
     CartItemNotFound,
     OrderNotFound,
     ProductNotFound,
+    ReturnNotFound,
     VariantNotFound,
 )
-from bazaar.commerce.models import CartItem, Order, Product, Variant
+from bazaar.commerce.models import CartItem, Order, Product, Return, Variant
 from bazaar.commerce.payments.gateway import HttpGateway, PaymentGateway
 from bazaar.commerce.rules import Shop
 from bazaar.db import SessionDep
@@ -86,3 +87,14 @@ async def _order(order_id: uuid.UUID, session: SessionDep, principal: CatalogRea
 
 
 OrderDep = Annotated[Order, Depends(_order)]
+
+
+@raises(ReturnNotFound)
+async def _return(return_id: uuid.UUID, session: SessionDep, principal: CatalogReader) -> Return:
+    """Staff reach every return; a buyer their own (another's is 404). Locked for a write."""
+    return await returns.get(
+        session=session, principal=principal, return_id=return_id, for_update=True
+    )
+
+
+ReturnDep = Annotated[Return, Depends(_return)]

@@ -178,3 +178,31 @@ class IllegalOrderMove(ConflictError):
 class WebhookSignatureInvalid(UnauthorizedError):
     code = "webhook_signature_invalid"
     default_message = "The webhook's signature does not verify"
+
+
+class ReturnNotFound(NotFoundError):
+    code = "return_not_found"
+    default_message = "Return not found"
+
+
+class ReturnWindowClosed(ConflictError):
+    """Only a delivered order may be returned, within `BAZAAR_COMMERCE_RETURN_DAYS` of its
+    delivery (`details.delivered_at`, `details.closes_at`)."""
+
+    code = "return_window_closed"
+    default_message = "The order cannot be returned now"
+
+
+class ReturnExceedsOrder(InvalidInputError):
+    """`details.order_line_id` and `details.returnable` say how many units of a line are left
+    to return."""
+
+    code = "return_exceeds_order"
+    default_message = "More units than the order has left to return"
+
+
+class IllegalReturnMove(ConflictError):
+    """`details.allowed` lists the statuses the return may move to now."""
+
+    code = "illegal_return_move"
+    default_message = "The return cannot move to that status"

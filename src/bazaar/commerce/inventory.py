@@ -187,13 +187,31 @@ def _record(
 async def receive(
     *, session: AsyncSession, principal: Principal, data: StockReceive
 ) -> StockMovement:
-    product = await _product_of(session, data.variant_id)
-    await _check_location(session, data.location_id)
-    key = StockKey(data.location_id, data.variant_id)
-    change = Change(
-        MovementKind.RECEIVED, on_hand=data.quantity, by=principal.user_id, note=data.note
+    return await _add_on_hand(
+        session,
+        StockKey(data.location_id, data.variant_id),
+        Change(MovementKind.RECEIVED, on_hand=data.quantity, by=principal.user_id, note=data.note),
     )
-    _record(session, key, change, await _upsert_on_hand(session, key, data.quantity), product)
+
+
+async def restock(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    variant_id: uuid.UUID,
+    location_id: uuid.UUID,
+    quantity: int,
+    note: str,
+) -> StockMovement:
+    """Returned units back on hand at a location."""
+    change = Change(MovementKind.RETURNED, on_hand=quantity, by=principal.user_id, note=note)
+    return await _add_on_hand(session, StockKey(location_id, variant_id), change)
+
+
+async def _add_on_hand(session: AsyncSession, key: StockKey, change: Change) -> StockMovement:
+    product = await _product_of(session, key.variant_id)
+    await _check_location(session, key.location_id)
+    _record(session, key, change, await _upsert_on_hand(session, key, change.on_hand), product)
     await session.flush()
     return await _last_movement(session, key)
 

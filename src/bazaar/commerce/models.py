@@ -46,6 +46,7 @@ from bazaar.commerce.rules import (
     OrderStatus,
     PointsKind,
     ProductStatus,
+    ReturnStatus,
     Tier,
 )
 from bazaar.db import UNMAPPED_TABLES, Base, IdMixin, TimestampMixin
@@ -247,6 +248,34 @@ class OrderStatusChange(IdMixin, Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     by_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Return(IdMixin, TimestampMixin, Base):
+    """A buyer's return of some units of an order; staff move it on (`rules.RETURN_MOVES`)."""
+
+    __tablename__ = "returns"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    status: Mapped[ReturnStatus] = mapped_column(str_enum(ReturnStatus, "return_status"))
+    reason: Mapped[str] = mapped_column(String(500))
+    refund_amount: Mapped[Decimal] = mapped_column(Money)
+    """Fixed when requested: the units' share of what was paid for the goods."""
+    location_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("stock_locations.id"), default=None
+    )
+    """Where the units went back into stock, once received."""
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Each status reached: `status`, `at`, `by`, `note`."""
+
+
+class ReturnLine(IdMixin, Base):
+    __tablename__ = "return_lines"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("returns.id"), index=True)
+    order_line_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("order_lines.id"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("product_variants.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
 
 
 class GatewayEvent(Base):

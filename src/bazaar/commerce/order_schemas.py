@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.commerce.payments.gateway import PaymentStatus, Tender
-from bazaar.commerce.rules import OrderStatus
+from bazaar.commerce.rules import OrderStatus, ReturnStatus
 from bazaar.commerce.schemas import Label, Name, Read, Strict, TotalsRead
 from bazaar.text import Line
 
@@ -75,6 +75,7 @@ class OrderCreate(Strict):
 
 
 class OrderLineRead(Read):
+    id: uuid.UUID
     product_id: uuid.UUID
     variant_id: uuid.UUID
     name: str
@@ -148,3 +149,62 @@ class GatewayWebhook(BaseModel):
 class WebhookAck(BaseModel):
     received: bool
     duplicate: bool = Field(description="The event was applied before; nothing changed")
+
+
+class ReturnLineIn(Strict):
+    order_line_id: uuid.UUID
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class ReturnCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": [
+                        {"order_line_id": "01900000-0000-7000-8000-000000000001", "quantity": 1}
+                    ],
+                    "reason": "Wrong size",
+                }
+            ]
+        },
+    )
+
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=100)
+    reason: Annotated[Line, Field(min_length=1, max_length=500)]
+
+
+class ReturnLineRead(Read):
+    order_line_id: uuid.UUID
+    variant_id: uuid.UUID
+    quantity: int
+
+
+class ReturnRead(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    status: ReturnStatus
+    reason: str
+    refund_amount: Decimal
+    location_id: uuid.UUID | None
+    lines: list[ReturnLineRead]
+    history: list[dict[str, Any]] = Field(description="Each status reached: status, at, by, note")
+    created_at: datetime
+
+
+class ReturnStatusSet(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "received", "location_id": "01900000-0000-7000-8000-000000000002"}
+            ]
+        },
+    )
+
+    status: ReturnStatus
+    location_id: uuid.UUID | None = Field(
+        default=None, description="Required for `received`: where the units go back on hand"
+    )
+    note: Annotated[Line, Field(max_length=200)] = ""

@@ -1,24 +1,37 @@
-"""Orders over HTTP, and the payment gateway's webhooks."""
+"""Orders and their returns over HTTP, and the payment gateway's webhooks."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
 from bazaar.auth.dependencies import StaffOnly
-from bazaar.commerce import orders, placement
-from bazaar.commerce.dependencies import Buyer, CatalogReader, GatewayDep, OrderDep, ShopDep
+from bazaar.commerce import orders, placement, returns
+from bazaar.commerce.dependencies import (
+    Buyer,
+    CatalogReader,
+    GatewayDep,
+    OrderDep,
+    ReturnDep,
+    ShopDep,
+)
 from bazaar.commerce.errors import (
     CheckoutAlreadyOrdered,
     CheckoutExpired,
     CheckoutNotFound,
     CheckoutStale,
     IllegalOrderMove,
+    IllegalReturnMove,
+    LocationNotFound,
     PaymentDeclined,
     PaymentUnavailable,
     PointsExceedBalance,
+    ReturnExceedsOrder,
+    ReturnNotFound,
+    ReturnWindowClosed,
     WebhookSignatureInvalid,
 )
 from bazaar.commerce.order_schemas import (
@@ -26,12 +39,15 @@ from bazaar.commerce.order_schemas import (
     OrderCreate,
     OrderRead,
     OrderStatusSet,
+    ReturnCreate,
+    ReturnRead,
+    ReturnStatusSet,
     TrackingRead,
     WebhookAck,
 )
 from bazaar.commerce.payments import webhooks
-from bazaar.commerce.rules import OrderStatus
-from bazaar.db import SessionDep
+from bazaar.commerce.rules import OrderStatus, ReturnStatus
+from bazaar.db import SessionDep, unit_of_work
 from bazaar.errors import error_responses
 from bazaar.idempotency import REPLAY_HEADER, IdempotencyKeyReused
 from bazaar.pagination import Page, Paging
@@ -130,6 +146,87 @@ async def move_order(
         session=session, principal=principal, order=order, status=body.status, note=body.note
     )
     return (await orders.read(session=session, orders=[moved]))[0]
+
+
+@router.post(
+    "/orders/{order_id}/return",
+    status_code=201,
+    responses=error_responses(ReturnWindowClosed, ReturnExceedsOrder),
+)
+async def request_return(
+    body: ReturnCreate, order: OrderDep, session: SessionDep, principal: Buyer, request: Request
+) -> ReturnRead:
+    """Returns units of the caller's delivered order within the return window (30 days by
+    default); the refund, fixed now, is the units' share of what was paid for the goods."""
+    made = await returns.request(
+        session=session,
+        principal=principal,
+        order=order,
+        data=body,
+        return_days=request.app.state.runtime.settings.commerce_return_days,
+    )
+    return (await returns.read(session=session, returns=[made]))[0]
+
+
+@router.get("/returns")
+async def list_returns(
+    session: SessionDep,
+    principal: CatalogReader,
+    paging: Paging,
+    status: ReturnStatus | None = None,
+) -> Page[ReturnRead]:
+    """A buyer's own returns, or every return for staff; newest first."""
+    found, total = await returns.page(
+        session=session,
+        principal=principal,
+        status=status,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return paging.of(found, total)
+
+
+@router.get("/returns/{return_id}")
+async def get_return(found: ReturnDep, session: SessionDep) -> ReturnRead:
+    """The return with its lines, refund and history."""
+    return (await returns.read(session=session, returns=[found]))[0]
+
+
+@router.post(
+    "/returns/{return_id}/status",
+    responses=error_responses(IllegalReturnMove, LocationNotFound),
+)
+async def move_return(
+    body: ReturnStatusSet, found: ReturnDep, session: SessionDep, principal: StaffOnly
+) -> ReturnRead:
+    """Staff approve or reject a return, or receive its units back on hand at `location_id`;
+    the refund is `POST /returns/{return_id}/refund`."""
+    moved = await returns.move(
+        session=session,
+        principal=principal,
+        ret=found,
+        status=body.status,
+        location_id=body.location_id,
+        note=body.note,
+    )
+    return (await returns.read(session=session, returns=[moved]))[0]
+
+
+@router.post(
+    "/returns/{return_id}/refund",
+    responses=error_responses(ReturnNotFound, IllegalReturnMove, PaymentUnavailable),
+)
+async def refund_return(
+    return_id: uuid.UUID, principal: StaffOnly, request: Request, gateway: GatewayDep
+) -> ReturnRead:
+    """Pays a received return back to the order's tender and marks it `refunded`; a retry
+    never refunds twice (the gateway call is keyed by the return)."""
+    runtime = request.app.state.runtime
+    refunded = await returns.refund(
+        runtime=runtime, gateway=gateway, principal=principal, return_id=return_id
+    )
+    async with unit_of_work(runtime.db, runtime.events, read_only=True) as session:
+        return (await returns.read(session=session, returns=[refunded]))[0]
 
 
 @router.post("/webhooks/payment-gateway", responses=error_responses(WebhookSignatureInvalid))

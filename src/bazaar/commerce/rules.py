@@ -36,8 +36,8 @@ class LocationKind(StrEnum):
 
 
 class MovementKind(StrEnum):
-    """What moved stock. `sold` is written when an order is placed; `returned` by returns,
-    which are not there yet (docs/commerce.md); the column takes it already."""
+    """What moved stock. `sold` is written when an order is placed, `returned` when a return's
+    units are received back."""
 
     RECEIVED = "received"
     ADJUSTED = "adjusted"
@@ -64,6 +64,36 @@ by staff."""
 def next_status(status: OrderStatus) -> OrderStatus | None:
     position = ORDER_FLOW.index(status)
     return ORDER_FLOW[position + 1] if position + 1 < len(ORDER_FLOW) else None
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    RECEIVED = "received"
+    """The units are back in stock at a location."""
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+
+
+RETURN_MOVES = {
+    ReturnStatus.REQUESTED: (ReturnStatus.APPROVED, ReturnStatus.REJECTED),
+    ReturnStatus.APPROVED: (ReturnStatus.RECEIVED,),
+    ReturnStatus.RECEIVED: (ReturnStatus.REFUNDED,),
+    ReturnStatus.REFUNDED: (),
+    ReturnStatus.REJECTED: (),
+}
+
+
+def refund_for(
+    *, unit_price: Decimal, quantity: int, subtotal: Decimal, paid: Decimal, currency: str
+) -> Decimal:
+    """What returning `quantity` units of a line gives back: their share of what the goods cost
+    after every discount, with tax (the order's total less shipping, which is not refunded),
+    rounded half to even."""
+    if subtotal == 0:
+        return quantize(Decimal(0), currency)
+    with money_context():
+        return quantize(unit_price * quantity * paid / subtotal, currency)
 
 
 class StockStatus(StrEnum):
