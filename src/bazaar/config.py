@@ -142,6 +142,7 @@ class Settings(BaseSettings):
     loyalty_platinum_points: int = Field(default=15_000, ge=1)
     loyalty_points_per_currency_unit: int = Field(default=100, ge=1, le=1_000_000)
     loyalty_points_valid_days: int = Field(default=365, ge=1, le=3_650)
+    loyalty_points_per_currency_unit_spent: Decimal = Field(default=Decimal(1), ge=0, le=1_000)
     # Orders and payments. The default gateway is the shipped sandbox (`bazaar commerce
     # sandbox-gateway`, which `make run` starts); webhooks are verified with the secret.
     payment_gateway_url: str = "http://127.0.0.1:8001"

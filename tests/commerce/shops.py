@@ -19,5 +19,7 @@ def shop(currency: str = "INR", **terms: object) -> Shop:
         "tier_points": (1_000, 5_000, 15_000),
         "points_per_currency_unit": 100,
         "points_valid_days": 365,
+        "points_earned_per_unit": Decimal(1),
+        "return_days": 30,
     }
     return Shop(**{**defaults, **terms})  # type: ignore[arg-type]

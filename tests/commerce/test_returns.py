@@ -13,10 +13,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from bazaar.auth.roles import Role
+from bazaar.commerce import returns
 from bazaar.commerce.models import OrderStatusChange
 from bazaar.commerce.payments.gateway import PaymentStatus
 from bazaar.commerce.payments.sandbox import SandboxState
+from bazaar.commerce.rules import Shop
 from bazaar.config import Settings
+from bazaar.stamps import utcnow
 from tests.auth_fixtures import LoggedInUser, LoginAs
 from tests.backends import Backend
 from tests.commerce.conftest import API, Shopkeeper
@@ -145,3 +148,28 @@ async def test_a_rejected_return_leaves_its_units_returnable(
         f"{API}/returns/{first['id']}/status", json={"status": "approved"}, headers=buyer.headers
     )
     assert by_buyer.status_code == 403
+
+
+async def test_an_order_earns_points_for_what_was_kept_once_its_window_closes(
+    app: FastAPI, client: httpx.AsyncClient, shopkeeper: Shopkeeper, login_as: LoginAs
+) -> None:
+    buyer = await login_as(Role.CUSTOMER)
+    placed, _ = await delivered_order(client, shopkeeper, buyer)
+    returned = (await ask_return(client, buyer, placed, 1)).json()
+    shop = Shop.from_settings(app.state.runtime.settings)
+
+    async def credit(days_later: int) -> int:
+        async with app.state.runtime.db.sessionmaker() as session:
+            credited = await returns.credit_closed_windows(
+                session=session, shop=shop, now=utcnow() + timedelta(days=days_later)
+            )
+            await session.commit()
+            return credited
+
+    assert await credit(29) == 0  # the window is open
+    assert await credit(31) == 1
+    assert await credit(32) == 0  # once
+    profile = (await client.get(f"{API}/loyalty/profile", headers=buyer.headers)).json()
+    # 2,160.00 paid for the goods, 1,080.00 of it in a return: 1,080 points at 1 per unit.
+    assert returned["refund_amount"] == "1080.00"
+    assert (profile["lifetime_earned"], profile["tier"]) == (1_080, "silver")

@@ -2,8 +2,7 @@
 
 The balance is the sum of the buyer's ledger entries, less the points already due to expire
 that the expiry job has not yet written off (`rules.points_to_expire`): a buyer never sees, or
-redeems, points that are gone. The tier counts the points earned (less those reversed) in the
-last 12 months.
+redeems, points that are gone. The tier counts the points earned in the last 12 months.
 """
 
 from __future__ import annotations
@@ -84,7 +83,7 @@ async def standing(
                 _sum(
                     LoyaltyEntry.points,
                     and_(
-                        LoyaltyEntry.kind.in_((PointsKind.EARNED, PointsKind.REVERSED)),
+                        LoyaltyEntry.kind == PointsKind.EARNED,
                         LoyaltyEntry.created_at >= now - TIER_WINDOW,
                     ),
                 ),

@@ -41,7 +41,7 @@ class TiersRead(BaseModel):
 class LoyaltyProfile(BaseModel):
     tier: Tier
     discount_percent: int
-    tier_points: int = Field(description="Earned in the last 12 months, less reversals")
+    tier_points: int = Field(description="Earned in the last 12 months")
     next_tier: Tier | None
     points_to_next_tier: int | None
     points_balance: int

@@ -223,6 +223,8 @@ class Order(TotalsMixin, IdMixin, TimestampMixin, Base):
     payment_status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, "payment_status"))
     tracking_number: Mapped[str] = mapped_column(String(32), unique=True)
     estimated_delivery: Mapped[date] = mapped_column(Date)
+    points_credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the order's earned points were credited: once its return window closed."""
 
 
 class OrderLine(IdMixin, Base):

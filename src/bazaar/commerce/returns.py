@@ -2,9 +2,10 @@
 reject, receive the units back into stock at a location, and refund them to the original
 tender (`requested -> approved -> received -> refunded`, or `rejected`).
 
-The refund goes to the gateway between two transactions, as placing an order does
-(`placement.py`): no database lock waits on the network, and the refund's idempotency key is
-the return's, so a retried refund never pays twice.
+An order earns its points once its return window closes (`credit_closed_windows`, a job),
+for what the buyer kept. The refund goes to the gateway between two transactions, as placing
+an order does (`placement.py`): no database lock waits on the network, and the refund's
+idempotency key is the return's, so a retried refund never pays twice.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bazaar.auth.principal import Principal
-from bazaar.commerce import inventory
+from bazaar.commerce import inventory, loyalty
 from bazaar.commerce.errors import (
     IllegalReturnMove,
     PaymentUnavailable,
@@ -29,7 +30,15 @@ from bazaar.commerce.errors import (
 from bazaar.commerce.models import Order, OrderLine, OrderStatusChange, Return, ReturnLine
 from bazaar.commerce.order_schemas import ReturnCreate, ReturnLineRead, ReturnRead
 from bazaar.commerce.payments.gateway import GatewayRefused, GatewayUnavailable, PaymentGateway
-from bazaar.commerce.rules import RETURN_MOVES, OrderStatus, ReturnStatus, refund_for
+from bazaar.commerce.rules import (
+    RETURN_MOVES,
+    OrderStatus,
+    PointsKind,
+    ReturnStatus,
+    Shop,
+    points_earned,
+    refund_for,
+)
 from bazaar.commerce.scope import STAFF
 from bazaar.db import unit_of_work
 from bazaar.errors import InvalidInputError
@@ -144,6 +153,42 @@ async def _refundable(session: AsyncSession, order: Order) -> Decimal:
         )
     )
     return order.total - order.shipping - (promised or Decimal(0))
+
+
+async def credit_closed_windows(*, session: AsyncSession, shop: Shop, now: datetime) -> int:
+    """Credits the points of every delivered order whose return window has closed, once: for
+    what the buyer kept (paid for the goods, less every refund and open return), so a refund
+    never needs its points taken back. Returns how many orders were credited."""
+    delivered = (
+        select(OrderStatusChange.order_id)
+        .where(
+            OrderStatusChange.status == OrderStatus.DELIVERED,
+            OrderStatusChange.created_at < now - timedelta(days=shop.return_days),
+        )
+        .scalar_subquery()
+    )
+    due = await session.scalars(
+        select(Order)
+        .where(Order.points_credited_at.is_(None), Order.id.in_(delivered))
+        .with_for_update()
+    )
+    credited = 0
+    for order in due:
+        points = points_earned(shop, await _refundable(session, order))
+        if points > 0:
+            await loyalty.credit(
+                session=session,
+                shop=shop,
+                user_id=order.user_id,
+                kind=PointsKind.EARNED,
+                points=points,
+                reason=f"Order {order.number}",
+                now=now,
+            )
+        order.points_credited_at = now
+        credited += 1
+    await session.flush()
+    return credited
 
 
 async def get(

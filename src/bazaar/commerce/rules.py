@@ -84,6 +84,13 @@ RETURN_MOVES = {
 }
 
 
+def points_earned(shop: Shop, kept: Decimal) -> int:
+    """What an order earns for `kept`, what the buyer paid for the goods they kept: whole points,
+    rounded down."""
+    with money_context():
+        return int(kept * shop.points_earned_per_unit)
+
+
 def refund_for(
     *, unit_price: Decimal, quantity: int, subtotal: Decimal, paid: Decimal, currency: str
 ) -> Decimal:
@@ -128,12 +135,12 @@ class CouponKind(StrEnum):
 
 class PointsKind(StrEnum):
     """What a loyalty ledger entry records. Earned points and a positive adjustment are lots
-    that expire; redeemed, reversed and expired points and a negative adjustment are debits
-    (negative). Orders write `earned`, `redeemed` and `reversed` (docs/commerce.md)."""
+    that expire; redeemed and expired points and a negative adjustment are debits (negative).
+    Orders write `redeemed` when placed and `earned` once their return window closed, for
+    what the buyer kept, so a refund never has points to take back (docs/commerce.md)."""
 
     EARNED = "earned"
     REDEEMED = "redeemed"
-    REVERSED = "reversed"
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
 
@@ -153,6 +160,9 @@ class Shop:
     """Points earned in the last 12 months that reach silver, gold and platinum."""
     points_per_currency_unit: int
     points_valid_days: int
+    points_earned_per_unit: Decimal
+    """Points an order earns per currency unit paid for its goods."""
+    return_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Shop:
@@ -171,6 +181,8 @@ class Shop:
             ),
             points_per_currency_unit=settings.loyalty_points_per_currency_unit,
             points_valid_days=settings.loyalty_points_valid_days,
+            points_earned_per_unit=settings.loyalty_points_per_currency_unit_spent,
+            return_days=settings.commerce_return_days,
         )
 
 
@@ -301,7 +313,7 @@ def tier_for(shop: Shop, points_last_year: int) -> Tier:
 
 def points_to_expire(*, credits_expiring: int, debits: int) -> int:
     """How many points are due to expire by some date, given the credited points that expire
-    by then and every point spent, reversed or expired so far (a positive count). Spending
+    by then and every point spent or expired so far (a positive count). Spending
     uses the oldest points first, and the oldest expire first, so the debits have used up
     those lots before any later one: what they have not covered expires."""
     return max(0, credits_expiring - debits)
