@@ -140,6 +140,15 @@ class UserCreate(Strict):
     role: Role
 
 
+class ProfileUpdate(Strict):
+    """Fields left out stay as they are."""
+
+    model_config = example({"full_name": "Bina Buyer", "phone": "+91 98200 00000"})
+
+    full_name: FullName | None = None
+    phone: Phone | None = None
+
+
 class UserUpdate(Strict):
     """Fields left out stay as they are. `role` and `is_active` are for admins, on others only."""
 

@@ -18,7 +18,13 @@ from bazaar.auth.errors import (
 )
 from bazaar.auth.principal import Principal
 from bazaar.auth.roles import Role
-from bazaar.auth.schemas import SetPasswordRequest, UserCreate, UserRead, UserUpdate
+from bazaar.auth.schemas import (
+    ProfileUpdate,
+    SetPasswordRequest,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 from bazaar.db import SessionDep
 from bazaar.errors import error_responses
 from bazaar.pagination import Page, Paging
@@ -84,6 +90,24 @@ async def read_me(principal: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(
         await service.read_profile(session=session, user_id=principal.user_id)
     )
+
+
+@router.get("/profile", responses=error_responses())
+async def read_profile(principal: CurrentUser, session: SessionDep) -> UserRead:
+    """The caller's profile, under the path the original shop used (as GET /users/me)."""
+    return await read_me(principal, session)
+
+
+@router.put("/profile", responses=error_responses())
+async def update_profile(
+    body: ProfileUpdate, principal: CurrentUser, session: SessionDep
+) -> UserRead:
+    """Changes the caller's own name and phone."""
+    user = await service.get_user(session=session, user_id=principal.user_id)
+    await service.update_profile(
+        session=session, user=user, full_name=body.full_name, phone=body.phone
+    )
+    return UserRead.model_validate(user)
 
 
 @router.get("/{user_id}", responses=error_responses(InsufficientRole, UserNotFound))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bazaar.commerce import (
+    buyer_router,
     cart_router,
     cli,
     demo,
@@ -21,6 +22,7 @@ DOMAIN = Domain(
         cart_router.router,
         loyalty_router.router,
         orders_router.router,
+        buyer_router.router,
     ),
     events=events.EVENTS,
     jobs=jobs.JOBS,

@@ -206,3 +206,13 @@ class IllegalReturnMove(ConflictError):
 
     code = "illegal_return_move"
     default_message = "The return cannot move to that status"
+
+
+class AddressNotFound(NotFoundError):
+    code = "address_not_found"
+    default_message = "Address not found"
+
+
+class PaymentMethodNotFound(NotFoundError):
+    code = "payment_method_not_found"
+    default_message = "Payment method not found"

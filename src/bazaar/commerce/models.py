@@ -280,6 +280,28 @@ class ReturnLine(IdMixin, Base):
     quantity: Mapped[int] = mapped_column(Integer)
 
 
+class BuyerAddress(IdMixin, TimestampMixin, Base):
+    __tablename__ = "buyer_addresses"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SavedPaymentMethod(IdMixin, TimestampMixin, Base):
+    """A card as its gateway token and last four digits, or a UPI id masked: nothing that
+    could be charged without the gateway, or read back as a card number."""
+
+    __tablename__ = "saved_payment_methods"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    tender: Mapped[Tender] = mapped_column(str_enum(Tender, "payment_tender"))
+    label: Mapped[str] = mapped_column(String(60))
+    token: Mapped[str | None] = mapped_column(String(100), default=None)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class GatewayEvent(Base):
     """A webhook event from the payment gateway, kept so that a repeated delivery is applied
     once."""
