@@ -15,6 +15,7 @@ from bazaar.errors import (
     AppError,
     BadRequestError,
     NotFoundError,
+    PayloadTooLargeError,
     merge_error_responses,
     raised_by,
 )
@@ -26,7 +27,8 @@ class Route(APIRoute):
     """An `APIRoute` whose schema and matching follow from its signature.
 
     - Its `responses` add the errors its dependencies declare (`errors.raises`: 401, 403 and 429
-      come with authentication) and 400 when it reads a body, to those the route names itself.
+      come with authentication) and 400 and 413 when it reads a body, to those the route names
+      itself.
     - A path parameter typed `uuid.UUID` matches only a UUID, so `/loans/{loan_id}` does not
       take `/loans/schedule-preview`, whose wrong method is then 405 instead of a loan id's 422.
       The schema keeps the plain `{loan_id}`, and lists the 404 a non-UUID id gets.
@@ -52,7 +54,7 @@ def _tree(dependant: Dependant) -> Iterator[Dependant]:
 def _errors(dependant: Dependant) -> list[type[AppError]]:
     errors = [e for d in _tree(dependant) if d.call is not None for e in raised_by(d.call)]
     if any(d.body_params for d in _tree(dependant)):
-        errors.append(BadRequestError)
+        errors += [BadRequestError, PayloadTooLargeError]
     return errors
 
 
