@@ -20,6 +20,7 @@ PUBLIC = frozenset(
     {
         ("POST", "/api/v1/auth/signup"),
         ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/signin"),
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/password-reset"),

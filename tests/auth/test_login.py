@@ -186,3 +186,17 @@ async def test_login_rehashes_when_the_parameters_were_raised(
     rehashed = (await stored_user(app, user.email)).password_hash
     assert rehashed.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
     assert not stronger.needs_rehash(rehashed)
+
+
+async def test_the_shops_signin_path_signs_in_as_login_does(client: httpx.AsyncClient) -> None:
+    await client.post(SIGNUP, json=NEW_USER)
+    credentials = {"email": NEW_USER["email"], "password": NEW_USER["password"]}
+    signed_in = await client.post("/api/v1/auth/signin", json=credentials)
+    assert signed_in.status_code == 200, signed_in.text
+    me = await client.get(
+        "/api/v1/auth/me",
+        headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"},
+    )
+    assert me.json()["email"] == "amina.yusuf@example.com"
+    wrong = await client.post("/api/v1/auth/signin", json={**credentials, "password": "x" * 12})
+    assert wrong.status_code == 401

@@ -132,6 +132,14 @@ async def login(
     return await _sign_in(request, session, context, email=body.email, password=body.password)
 
 
+@auth.post("/signin", responses=error_responses(InvalidCredentials, RateLimitedError))
+async def signin(
+    body: LoginRequest, request: Request, session: SessionDep, context: AuthContextDep
+) -> TokenResponse:
+    """The original shop's name for `POST /auth/login`, which it is in every way."""
+    return await login(body, request, session, context)
+
+
 @auth.post("/token", responses=error_responses(InvalidCredentials, RateLimitedError))
 async def token(
     form: Annotated[TokenForm, Form()],
