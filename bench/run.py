@@ -12,6 +12,7 @@ CAPABILITIES = [
     "auth",
     "lending",
     "commerce",
+    "checkout",
     "request_cost",
     "workers",
     "load",
