@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, WebSocket, status
 
-from bazaar.auth.dependencies import AdminOnly, StaffOnly
+from bazaar.auth.dependencies import AdminOnly
 from bazaar.realtime.dependencies import HubDep
 from bazaar.realtime.endpoint import serve
 from bazaar.realtime.messages import NotificationType
@@ -36,8 +36,9 @@ async def active_connections(_: AdminOnly, hub: HubDep) -> ActiveConnections:
 
 
 @router.get("/ws/presence")
-async def presence(_: StaffOnly, hub: HubDep) -> PresenceRead:
-    """Staff: who is connected now, across every worker, with each user's open sockets."""
+async def presence(_: AdminOnly, hub: HubDep) -> PresenceRead:
+    """Admins: who is connected now, across every worker, with each user's open sockets.
+    Like the presence notifications, it tells who uses the platform when: admins only."""
     online = await hub.presence.online()
     users = [PresenceEntry(user_id=uuid.UUID(u), connections=n) for u, n in sorted(online.items())]
     return PresenceRead(users=users)
