@@ -41,6 +41,27 @@ async def test_secrets_are_accepted_and_never_returned(crm: Crm, fake_crm: FakeS
     assert by_officer.status_code == 403
 
 
+async def test_the_client_side_rate_limit_can_be_turned_off_and_on(
+    crm: Crm, fake_crm: FakeServer
+) -> None:
+    made = await crm.create("crm/connections", crm.admin, **_jwt_body(fake_crm))
+    url = f"crm/connections/{made['id']}"
+    off = await crm.send("PUT", url, crm.admin, version=made["version"], rate_limit_per_minute=None)
+    assert (off.status_code, off.json()["rate_limit_per_minute"]) == (200, None), off.text
+    untouched = await crm.send("PUT", url, crm.admin, version=off.json()["version"], max_retries=2)
+    assert untouched.json()["rate_limit_per_minute"] is None  # left out: stays off
+    on = await crm.send(
+        "PUT", url, crm.admin, version=untouched.json()["version"], rate_limit_per_minute=30
+    )
+    assert on.json()["rate_limit_per_minute"] == 30
+    never = await crm.create(
+        "crm/connections",
+        crm.admin,
+        **_jwt_body(fake_crm, name="Unlimited", rate_limit_per_minute=None),
+    )
+    assert never["rate_limit_per_minute"] is None
+
+
 async def test_each_auth_type_needs_its_credentials(crm: Crm, fake_crm: FakeServer) -> None:
     missing = await crm.send(
         "POST", "crm/connections", crm.admin, **_jwt_body(fake_crm, password=None)

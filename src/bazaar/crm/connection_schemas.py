@@ -42,7 +42,11 @@ class _Settings(BaseModel):
     api_version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,20}$")] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
-    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None,
+        description="Requests per minute the client allows itself; an explicit null turns "
+        "the client-side limit off, for a CRM that enforces none; left out, it stays",
+    )
     auth_type: AuthType | None = None
     username: Label | None = None
     password: Secret | None = None
@@ -62,6 +66,13 @@ class _Settings(BaseModel):
     skew_seconds: Annotated[float, Field(ge=0, le=86_400)] | None = None
     lookback_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
 
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; null means "not sent", but for the rate limit, where it is "off"."""
+        sent = self.model_dump(exclude_none=True, exclude={"version"})
+        if self.rate_limit_per_minute is None and "rate_limit_per_minute" in self.model_fields_set:
+            sent["rate_limit_per_minute"] = None
+        return sent
+
 
 class ConnectionCreate(_Settings):
     model_config = example(
@@ -78,6 +89,9 @@ class ConnectionCreate(_Settings):
     name: Annotated[Label, Field(max_length=100)]
     base_url: Url
     auth_type: AuthType
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=60, description="Requests per minute the client allows itself; null for none"
+    )
 
     @model_validator(mode="after")
     def _credentials_for_the_auth_type(self) -> ConnectionCreate:
@@ -85,9 +99,6 @@ class ConnectionCreate(_Settings):
         if missing:
             raise ValueError(f"auth_type {self.auth_type.value} needs {', '.join(missing)}")
         return self
-
-    def columns(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
 
 
 class ConnectionUpdate(_Settings):

@@ -61,7 +61,7 @@ async def _check_name(session: AsyncSession, name: str, own: uuid.UUID | None) -
 
 async def create_connection(*, session: AsyncSession, data: ConnectionCreate) -> CrmConnection:
     await _check_name(session, data.name, None)
-    connection = CrmConnection(**data.columns())
+    connection = CrmConnection(**data.changes())
     session.add(connection)
     await session.flush()
     return connection
@@ -72,7 +72,7 @@ async def update_connection(
 ) -> CrmConnection:
     if connection.version != data.version:
         raise StaleVersion(details={"current_version": connection.version})
-    changes = data.model_dump(exclude_none=True, exclude={"version"})
+    changes = data.changes()
     if "name" in changes:
         await _check_name(session, changes["name"], connection.id)
     for name, value in changes.items():

@@ -138,7 +138,8 @@ class CrmConnection(IdMixin, TimestampMixin, Base):
     api_version: Mapped[str] = mapped_column(String(20), default="v1")
     timeout_seconds: Mapped[float] = mapped_column(Float, default=10.0)
     max_retries: Mapped[int] = mapped_column(Integer, default=3)
-    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=60)
+    # No default here: the ORM would put it in place of an explicit None (limit off).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
     auth_type: Mapped[AuthType] = mapped_column(_enum(AuthType, "crm_auth_type"))
     username: Mapped[str | None] = mapped_column(String(200), default=None)
     token_url: Mapped[str | None] = mapped_column(String(500), default=None)
