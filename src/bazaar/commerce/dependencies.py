@@ -26,7 +26,7 @@ from bazaar.commerce.errors import (
 from bazaar.commerce.models import CartItem, Order, Product, Return, Variant
 from bazaar.commerce.payments.gateway import HttpGateway, PaymentGateway
 from bazaar.commerce.rules import Shop
-from bazaar.db import SessionDep
+from bazaar.db import SAFE_METHODS, SessionDep
 from bazaar.errors import raises
 
 CatalogReader = Annotated[Principal, Depends(require(Role.ADMIN, Role.OFFICER, Role.CUSTOMER))]
@@ -78,11 +78,17 @@ async def _gateway(request: Request) -> AsyncIterator[PaymentGateway]:
 GatewayDep = Annotated[PaymentGateway, Depends(_gateway)]
 
 
+def _writes(request: Request) -> bool:
+    return request.method not in SAFE_METHODS
+
+
 @raises(OrderNotFound)
-async def _order(order_id: uuid.UUID, session: SessionDep, principal: CatalogReader) -> Order:
+async def _order(
+    order_id: uuid.UUID, request: Request, session: SessionDep, principal: CatalogReader
+) -> Order:
     """Staff reach every order; a buyer their own (another's is 404). Locked for a write."""
     return await orders.get(
-        session=session, principal=principal, order_id=order_id, for_update=True
+        session=session, principal=principal, order_id=order_id, for_update=_writes(request)
     )
 
 
@@ -90,10 +96,12 @@ OrderDep = Annotated[Order, Depends(_order)]
 
 
 @raises(ReturnNotFound)
-async def _return(return_id: uuid.UUID, session: SessionDep, principal: CatalogReader) -> Return:
+async def _return(
+    return_id: uuid.UUID, request: Request, session: SessionDep, principal: CatalogReader
+) -> Return:
     """Staff reach every return; a buyer their own (another's is 404). Locked for a write."""
     return await returns.get(
-        session=session, principal=principal, return_id=return_id, for_update=True
+        session=session, principal=principal, return_id=return_id, for_update=_writes(request)
     )
 
 
