@@ -203,45 +203,68 @@ def next_run_at(connection: CrmConnection, last: SyncRun | None) -> datetime | N
 async def sync_status(
     *, session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[ConnectionSyncStatus], int]:
-    total = await session.scalar(select(func.count()).select_from(CrmConnection))
+    """A page of connections with their sync state, in four statements whatever its size."""
+    query = select(CrmConnection).order_by(CrmConnection.name)
+    connections, total = await fetch_page(session, query, limit=limit, offset=offset)
+    ids = [connection.id for connection in connections]
+    recent = await _recent_runs(session, ids)
+    open_conflicts = await session.execute(
+        select(SyncConflict.connection_id, func.count())
+        .where(SyncConflict.connection_id.in_(ids), SyncConflict.status == ConflictStatus.OPEN)
+        .group_by(SyncConflict.connection_id)
+    )
+    conflicts = {connection_id: int(count) for connection_id, count in open_conflicts}
+    checkpoints: dict[uuid.UUID, list[SyncCheckpoint]] = {}
+    for checkpoint in await session.scalars(
+        select(SyncCheckpoint)
+        .where(SyncCheckpoint.connection_id.in_(ids))
+        .order_by(SyncCheckpoint.entity)
+    ):
+        checkpoints.setdefault(checkpoint.connection_id, []).append(checkpoint)
     answer = []
-    connections = select(CrmConnection).order_by(CrmConnection.name).limit(limit).offset(offset)
-    for connection in await session.scalars(connections):
-        recent = list(
-            await session.scalars(
-                select(SyncRun)
-                .where(SyncRun.connection_id == connection.id)
-                .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-                .limit(SUCCESS_WINDOW)
-            )
-        )
-        finished = [run for run in recent if run.status is not RunStatus.RUNNING]
+    for connection in connections:
+        runs = recent.get(connection.id, [])
+        finished = [run for run in runs if run.status is not RunStatus.RUNNING]
         succeeded = sum(run.status is RunStatus.SUCCEEDED for run in finished)
-        conflicts = await session.scalar(
-            select(func.count())
-            .select_from(SyncConflict)
-            .where(
-                SyncConflict.connection_id == connection.id,
-                SyncConflict.status == ConflictStatus.OPEN,
-            )
-        )
-        checkpoints = await session.scalars(
-            select(SyncCheckpoint)
-            .where(SyncCheckpoint.connection_id == connection.id)
-            .order_by(SyncCheckpoint.entity)
-        )
-        last = recent[0] if recent else None
+        last = runs[0] if runs else None
         answer.append(
             ConnectionSyncStatus(
                 connection=connection,
                 last_run=last,
                 next_run_at=next_run_at(connection, last),
                 success_rate=succeeded / len(finished) if finished else None,
-                open_conflicts=conflicts or 0,
-                checkpoints=list(checkpoints),
+                open_conflicts=conflicts.get(connection.id, 0),
+                checkpoints=checkpoints.get(connection.id, []),
             )
         )
-    return answer, total or 0
+    return answer, total
+
+
+async def _recent_runs(
+    session: AsyncSession, connection_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[SyncRun]]:
+    """The last SUCCESS_WINDOW runs of each connection, newest first: one windowed query."""
+    position = (
+        func.row_number()
+        .over(
+            partition_by=SyncRun.connection_id,
+            order_by=(SyncRun.started_at.desc(), SyncRun.id.desc()),
+        )
+        .label("position")
+    )
+    numbered = (
+        select(SyncRun.id, position).where(SyncRun.connection_id.in_(connection_ids)).subquery()
+    )
+    runs = await session.scalars(
+        select(SyncRun)
+        .join(numbered, numbered.c.id == SyncRun.id)
+        .where(numbered.c.position <= SUCCESS_WINDOW)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+    )
+    found: dict[uuid.UUID, list[SyncRun]] = {}
+    for run in runs:
+        found.setdefault(run.connection_id, []).append(run)
+    return found
 
 
 async def due_connections(*, session: AsyncSession) -> list[uuid.UUID]:
