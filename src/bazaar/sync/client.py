@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ssl
 import time
-from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,13 +11,7 @@ import httpx
 from bazaar import __version__
 from bazaar.config import Settings
 from bazaar.sync.errors import NotAFieldNode
-
-
-@cache
-def _tls() -> ssl.SSLContext:
-    # httpx reads the CA bundle into a new context for every client, ~50 ms; a node opens a
-    # client per sync cycle.
-    return httpx.create_ssl_context()
+from bazaar.tls import client_context
 
 
 class HubClient:
@@ -37,7 +29,7 @@ class HubClient:
             headers=headers,
             timeout=settings.sync_request_timeout_seconds,
             transport=transport,
-            verify=_tls(),
+            verify=client_context(),
         )
 
     @property

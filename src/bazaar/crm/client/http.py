@@ -33,6 +33,7 @@ from bazaar.crm.client.errors import (
 )
 from bazaar.crm.client.limiter import RequestBudget
 from bazaar.crm.client.models import MODELS, ExternalRecord, RecordPage
+from bazaar.tls import client_context
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 300.0  # a server asking for more is treated as down for this run
@@ -116,7 +117,10 @@ class CRMClient:
         self.stats = ClientStats()
         self._on_auth_failed = on_auth_failed
         self._http = httpx.AsyncClient(
-            base_url=settings.api_url, timeout=settings.timeout, transport=transport
+            base_url=settings.api_url,
+            timeout=settings.timeout,
+            transport=transport,
+            verify=client_context(),
         )
 
     async def __aenter__(self) -> CRMClient:
