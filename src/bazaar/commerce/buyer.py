@@ -14,6 +14,7 @@ from bazaar.commerce.buyer_schemas import AddressCreate, PaymentMethodCreate, Sa
 from bazaar.commerce.errors import AddressNotFound, PaymentMethodNotFound
 from bazaar.commerce.models import BuyerAddress, SavedPaymentMethod
 from bazaar.commerce.payments.gateway import Tender
+from bazaar.commerce.rules import masked_upi
 from bazaar.pagination import fetch_page
 
 Owned = TypeVar("Owned", BuyerAddress, SavedPaymentMethod)
@@ -58,8 +59,7 @@ def _label(data: PaymentMethodCreate) -> tuple[Tender, str, str | None]:
     method = data.method
     if isinstance(method, SavedCard):
         return Tender.CARD, f"{method.brand or 'card'} •••• {method.last4}", method.token
-    name, bank = method.upi_id.split("@", 1)
-    return Tender.UPI, f"upi {name[0]}***@{bank}", None
+    return Tender.UPI, masked_upi(method.upi_id), None
 
 
 async def add_payment_method(

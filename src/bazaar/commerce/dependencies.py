@@ -66,12 +66,7 @@ CartItemDep = Annotated[CartItem, Depends(_cart_item)]
 
 
 async def _gateway(request: Request) -> AsyncIterator[PaymentGateway]:
-    settings = request.app.state.runtime.settings
-    async with HttpGateway(
-        settings.payment_gateway_url,
-        settings.payment_gateway_api_key.get_secret_value(),
-        settings.payment_gateway_timeout_seconds,
-    ) as gateway:
+    async with HttpGateway.from_settings(request.app.state.runtime.settings) as gateway:
         yield gateway
 
 

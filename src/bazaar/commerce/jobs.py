@@ -37,12 +37,7 @@ POINTS_SWEEP_SECONDS = 3600
 
 
 async def capture_payments_job(runtime: Runtime) -> None:
-    settings = runtime.settings
-    async with HttpGateway(
-        settings.payment_gateway_url,
-        settings.payment_gateway_api_key.get_secret_value(),
-        settings.payment_gateway_timeout_seconds,
-    ) as gateway:
+    async with HttpGateway.from_settings(runtime.settings) as gateway:
         await placement.capture_waiting(runtime=runtime, gateway=gateway)
 
 

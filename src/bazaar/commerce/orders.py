@@ -46,7 +46,7 @@ from bazaar.commerce.order_schemas import (
     TrackingStep,
 )
 from bazaar.commerce.payments.gateway import GatewayPayment, PaymentStatus, Tender
-from bazaar.commerce.rules import OrderStatus, PointsKind, Shop, next_status
+from bazaar.commerce.rules import OrderStatus, PointsKind, Shop, masked_upi, next_status
 from bazaar.commerce.schemas import CheckoutLine, TotalsRead
 from bazaar.commerce.scope import STAFF
 from bazaar.events import record_event
@@ -90,8 +90,7 @@ def tender_label(data: OrderCreate) -> tuple[Tender, str, str]:
     """The tender, what the buyer sees of it, and the source the gateway charges."""
     if data.payment.method is Tender.CARD:
         return Tender.CARD, "card", data.payment.token
-    name, bank = data.payment.upi_id.split("@", 1)
-    return Tender.UPI, f"upi {name[0]}***@{bank}", data.payment.upi_id
+    return Tender.UPI, masked_upi(data.payment.upi_id), data.payment.upi_id
 
 
 async def _checked_out_items(

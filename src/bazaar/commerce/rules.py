@@ -257,6 +257,12 @@ def totals(
         )
 
 
+def masked_upi(upi_id: str) -> str:
+    """A UPI id as a buyer sees it on an order or a saved tender: "upi b***@okbank"."""
+    name, bank = upi_id.split("@", 1)
+    return f"upi {name[0]}***@{bank}"
+
+
 def line_sum(shop: Shop, lines: Iterable[tuple[Decimal, int]]) -> Decimal:
     """The subtotal: unit price x quantity over the lines."""
     with money_context():

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from bazaar.config import Settings
 from bazaar.tls import client_context
 
 
@@ -91,6 +92,14 @@ class HttpGateway:
             timeout=httpx.Timeout(timeout, connect=max(timeout, CONNECT_SECONDS)),
             verify=client_context(),
             headers={"Authorization": f"Bearer {api_key}"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpGateway:
+        return cls(
+            settings.payment_gateway_url,
+            settings.payment_gateway_api_key.get_secret_value(),
+            settings.payment_gateway_timeout_seconds,
         )
 
     async def __aenter__(self) -> HttpGateway:
